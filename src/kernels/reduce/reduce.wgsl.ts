@@ -1,0 +1,135 @@
+// Reductions over any set of axes. The kept and reduced dims arrive as two (shape, stride) lists in the
+// uniforms. Two launch modes, chosen per call: one invocation per output walking its reduced elements with
+// an odometer (many outputs, e.g. a bias gradient), or one 64-lane workgroup per output that strides over
+// the reduced elements and combines through workgroup memory (few outputs over many elements, e.g. a loss).
+import type { DType } from '../../tensor/dtype.ts';
+import type { Tensor } from '../../tensor/tensor.ts';
+import { Uniforms, WGSL_IDS, WGSL_LINEAR_ID, dispatch, grid1d, wgslEnable } from '../common.ts';
+import type { ReduceMode, ReducePlan } from './reduce.cpu.ts';
+
+const WG = 64;
+
+function combineSrc(mode: ReduceMode): { init: string; step: string } {
+  switch (mode) {
+    case 'sum': return { init: 'f32(0)', step: 'acc = acc + v;' };
+    case 'max':
+    case 'argmax': return { init: '-3.4028234663852886e38', step: 'if (v > acc) { acc = v; best = r; }' };
+    case 'min':
+    case 'argmin': return { init: '3.4028234663852886e38', step: 'if (v < acc) { acc = v; best = r; }' };
+  }
+}
+
+function source(mode: ReduceMode, inT: DType, outT: DType, perGroup: boolean): string {
+  const { init, step } = combineSrc(mode);
+  const isArg = mode === 'argmax' || mode === 'argmin';
+  const result = isArg ? 'TO(best)' : mode === 'sum' ? 'TO(acc / u.divisor)' : 'TO(acc)';
+  const better = mode === 'max' || mode === 'argmax' ? '>' : '<';
+  const head = `${wgslEnable([inT, outT])}
+struct U {
+  nOut: u32, outRank: u32, redRank: u32, count: u32,
+  offset: u32, divisor: f32, _a: u32, _b: u32,
+  outShape: array<vec4<u32>, 2>, outStr: array<vec4<u32>, 2>,
+  redShape: array<vec4<u32>, 2>, redStr: array<vec4<u32>, 2>,
+};
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read> X: array<${inT}>;
+alias TO = ${outT};
+@group(0) @binding(2) var<storage, read_write> O: array<TO>;
+fn outBase(o: u32) -> u32 {
+  var rem = o;
+  var base = u.offset;
+  for (var d = i32(u.outRank) - 1; d >= 0; d--) {
+    let dd = u32(d);
+    let s = u.outShape[dd / 4u][dd % 4u];
+    base += (rem % s) * u.outStr[dd / 4u][dd % 4u];
+    rem = rem / s;
+  }
+  return base;
+}
+fn redOffset(r: u32) -> u32 {
+  var rem = r;
+  var off = 0u;
+  for (var d = i32(u.redRank) - 1; d >= 0; d--) {
+    let dd = u32(d);
+    let s = u.redShape[dd / 4u][dd % 4u];
+    off += (rem % s) * u.redStr[dd / 4u][dd % 4u];
+    rem = rem / s;
+  }
+  return off;
+}`;
+  if (!perGroup) {
+    return `${head}
+@compute @workgroup_size(${WG})
+fn main(${WGSL_IDS}) {
+  let o = ${WGSL_LINEAR_ID(WG)};
+  if (o >= u.nOut) { return; }
+  let base = outBase(o);
+  var acc = f32(${init});
+  var best = 0u;
+  // Odometer over the reduced dims: no division per element.
+  var idx = array<u32, 8>(0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u);
+  var off = base;
+  for (var r = 0u; r < u.count; r++) {
+    let v = f32(X[off]);
+    ${step}
+    var d = i32(u.redRank) - 1;
+    loop {
+      if (d < 0) { break; }
+      let dd = u32(d);
+      idx[dd] += 1u;
+      off += u.redStr[dd / 4u][dd % 4u];
+      if (idx[dd] < u.redShape[dd / 4u][dd % 4u]) { break; }
+      off -= u.redStr[dd / 4u][dd % 4u] * u.redShape[dd / 4u][dd % 4u];
+      idx[dd] = 0u;
+      d--;
+    }
+  }
+  O[o] = ${result};
+}`;
+  }
+  return `${head}
+var<workgroup> sv: array<f32, ${WG}>;
+var<workgroup> si: array<u32, ${WG}>;
+@compute @workgroup_size(${WG})
+fn main(${WGSL_IDS}) {
+  let o = wid.y * nwg.x + wid.x;
+  let l = lid.x;
+  let base = outBase(min(o, u.nOut - 1u));
+  var acc = f32(${init});
+  var best = 0u;
+  for (var r = l; r < u.count; r += ${WG}u) {
+    let v = f32(X[base + redOffset(r)]);
+    ${step}
+  }
+  sv[l] = acc;
+  si[l] = best;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
+    if (l < s) {
+      ${mode === 'sum'
+        ? 'sv[l] = sv[l] + sv[l + s];'
+        : `let v2 = sv[l + s]; let i2 = si[l + s];
+      if (v2 ${better} sv[l] || (v2 == sv[l] && i2 < si[l])) { sv[l] = v2; si[l] = i2; }`}
+    }
+    workgroupBarrier();
+  }
+  if (l == 0u && o < u.nOut) {
+    acc = sv[0];
+    best = si[0];
+    O[o] = ${result};
+  }
+}`;
+}
+
+export function reduceWgsl(mode: ReduceMode, x: Tensor, plan: ReducePlan, out: Tensor, divisor: number): void {
+  const nOut = out.size;
+  // Few outputs over many elements: a workgroup per output keeps all lanes busy.
+  const perGroup = plan.count >= 1024 && nOut < 4096;
+  const key = `reduce:${mode}:${x.dtype}:${out.dtype}:${perGroup ? 'wg' : 'thread'}`;
+  const u = new Uniforms()
+    .u32(nOut).u32(plan.outShape.length).u32(plan.redShape.length).u32(plan.count)
+    .u32(plan.offset).f32(divisor).u32(0).u32(0)
+    .arr8(plan.outShape, 1).arr8(plan.outStrides).arr8(plan.redShape, 1).arr8(plan.redStrides);
+  const grid = perGroup ? grid1d(nOut, 1) : grid1d(nOut, WG);
+  dispatch(key, ['read', 'rw'], () => source(mode, x.dtype, out.dtype, perGroup), [x, out], u, grid, mode);
+}
