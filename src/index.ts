@@ -10,3 +10,6 @@ export * from './runtime/device.ts';
 export * from './kernels/elementwise/elementwise.op.ts';
 export * from './kernels/reduce/reduce.op.ts';
 export * from './kernels/movement/movement.op.ts';
+export * from './kernels/matmul/matmul.op.ts';
+export * from './kernels/softmax/softmax.op.ts';
+export * from './kernels/gather/gather.op.ts';

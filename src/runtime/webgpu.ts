@@ -339,7 +339,6 @@ const LIMIT_NAMES = [
   'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY',
   'maxComputeWorkgroupSizeZ', 'maxComputeWorkgroupsPerDimension', 'maxStorageBuffersPerShaderStage',
   'maxBindGroups', 'maxBindingsPerBindGroup', 'minStorageBufferOffsetAlignment', 'minUniformBufferOffsetAlignment',
-  'maxDynamicUniformBuffersPerPipelineLayout',
 ];
 
 /** Releases the Dawn instance so Node can exit (the reference otherwise keeps the event loop alive). */

@@ -6,7 +6,7 @@ import { contiguousStrides, isContiguous, numel, shapeStr, type Shape } from './
 import { memoryStats, Storage, type DeviceName } from './storage.ts';
 import { trackTensor, untrackTensor } from './scope.ts';
 import { defaultDevice, getRuntime } from '../runtime/device.ts';
-import type { Node } from './autograd.ts';
+import { backward, type BackwardOptions, type Node } from './autograd.ts';
 
 let nextId = 1;
 
@@ -83,6 +83,16 @@ export class Tensor {
     const fn = this.gradFn;
     this.gradFn = null;
     fn?.release();
+  }
+
+  /** Accumulates gradients into the leaves (see autograd.backward). */
+  backward(gradient: Tensor | null = null, opts: BackwardOptions = {}): void {
+    backward(this, gradient, opts);
+  }
+
+  /** A graph-free alias of the same memory. */
+  detach(): Tensor {
+    return this.view(this.shape, this.strides, this.offset);
   }
 
   toString(): string {

@@ -1,0 +1,69 @@
+// The op manifest: for every op the model uses, its four pieces (CPU reference forward, WGSL forward, and the
+// backward as a rule over kernels that themselves have both pieces). tests/ops/manifest.test.ts fails when an
+// entry lacks a piece or has no test case, so a hole like "backward not implemented" cannot ship silently.
+import { EW_GRADS } from './elementwise/elementwise.op.ts';
+import { EW_NONDIFF, EW_TABLE } from './elementwise/elementwise.table.ts';
+import { ewCpu } from './elementwise/elementwise.cpu.ts';
+import { ewWgsl } from './elementwise/elementwise.wgsl.ts';
+import { reduceCpu } from './reduce/reduce.cpu.ts';
+import { reduceWgsl } from './reduce/reduce.wgsl.ts';
+import { copyCpu, fillCpu } from './movement/movement.cpu.ts';
+import { copyWgsl, fillWgsl } from './movement/movement.wgsl.ts';
+import { matmulCpu } from './matmul/matmul.cpu.ts';
+import { matmulWgsl } from './matmul/matmul.wgsl.ts';
+import { softmaxBackwardCpu, softmaxCpu } from './softmax/softmax.cpu.ts';
+import { softmaxBackwardWgsl, softmaxWgsl } from './softmax/softmax.wgsl.ts';
+import { gatherRowsCpu, scatterAddRowsCpu } from './gather/gather.cpu.ts';
+import { gatherRowsWgsl, scatterAddRowsWgsl } from './gather/gather.wgsl.ts';
+
+type Fn = (...args: never[]) => unknown;
+
+export interface ManifestEntry {
+  name: string;
+  family: string;
+  /** 'view' ops move no data: their forward is stride arithmetic, so they need no kernel. */
+  kind: 'kernel' | 'view' | 'composite';
+  cpu?: Fn;
+  wgsl?: Fn;
+  /** The backward's own kernels (their CPU and WGSL pieces), or a rule over other ops; null = not differentiable. */
+  backward: { cpu?: Fn; wgsl?: Fn; rule?: Fn } | null;
+}
+
+const ew: ManifestEntry[] = [...EW_TABLE.values()].map((e) => ({
+  name: e.name,
+  family: 'elementwise',
+  kind: 'kernel',
+  cpu: ewCpu,
+  wgsl: ewWgsl,
+  backward: EW_NONDIFF.has(e.name) ? null : EW_GRADS[e.name] ? { cpu: ewCpu, wgsl: ewWgsl, rule: EW_GRADS[e.name]!.grad } : {},
+}));
+
+const k = (name: string, family: string, cpu: Fn, wgsl: Fn, backward: ManifestEntry['backward']): ManifestEntry =>
+  ({ name, family, kind: 'kernel', cpu, wgsl, backward });
+const v = (name: string, rule: Fn): ManifestEntry => ({ name, family: 'movement', kind: 'view', backward: { rule } });
+const copyPieces = { cpu: copyCpu, wgsl: copyWgsl };
+
+export const MANIFEST: ManifestEntry[] = [
+  ...ew,
+  k('sum', 'reduce', reduceCpu, reduceWgsl, { rule: copyWgsl, ...copyPieces }),
+  k('mean', 'reduce', reduceCpu, reduceWgsl, { cpu: ewCpu, wgsl: ewWgsl }),
+  k('max', 'reduce', reduceCpu, reduceWgsl, { cpu: ewCpu, wgsl: ewWgsl }),
+  k('min', 'reduce', reduceCpu, reduceWgsl, { cpu: ewCpu, wgsl: ewWgsl }),
+  k('argmax', 'reduce', reduceCpu, reduceWgsl, null),
+  k('argmin', 'reduce', reduceCpu, reduceWgsl, null),
+  { name: 'variance', family: 'reduce', kind: 'composite', backward: { rule: reduceCpu } },
+  v('reshape', copyCpu),
+  v('permute', copyCpu),
+  v('expand', reduceCpu),
+  v('slice', copyCpu),
+  k('contiguous', 'movement', copyCpu, copyWgsl, { rule: copyCpu }),
+  k('concat', 'movement', copyCpu, copyWgsl, { rule: copyCpu }),
+  k('pad', 'movement', copyCpu, copyWgsl, { rule: copyCpu }),
+  k('roll', 'movement', copyCpu, copyWgsl, copyPieces),
+  k('fill', 'movement', fillCpu, fillWgsl, null),
+  k('matmul', 'matmul', matmulCpu, matmulWgsl, { cpu: matmulCpu, wgsl: matmulWgsl }),
+  k('softmax', 'softmax', softmaxCpu, softmaxWgsl, { cpu: softmaxBackwardCpu, wgsl: softmaxBackwardWgsl }),
+  k('logSoftmax', 'softmax', softmaxCpu, softmaxWgsl, { cpu: softmaxBackwardCpu, wgsl: softmaxBackwardWgsl }),
+  { name: 'crossEntropy', family: 'softmax', kind: 'composite', backward: { rule: softmaxBackwardCpu } },
+  k('embedding', 'gather', gatherRowsCpu, gatherRowsWgsl, { cpu: scatterAddRowsCpu, wgsl: scatterAddRowsWgsl }),
+];

@@ -1,0 +1,98 @@
+// matmul with PyTorch semantics (1-D operands promoted, batch dims broadcast), its gradient, and linear().
+// Transposed operands are permuted views: the kernels read them through strides, so a transpose is free.
+import { apply, type FunctionDef } from '../../tensor/autograd.ts';
+import { broadcastShapes, shapeStr } from '../../tensor/shape.ts';
+import { empty, type Tensor } from '../../tensor/tensor.ts';
+import { getRuntime } from '../../runtime/device.ts';
+import { coalesce, sameDevice } from '../common.ts';
+import { matmulCpu, type MatmulPlan } from './matmul.cpu.ts';
+import { matmulWgsl, type MatmulVariant } from './matmul.wgsl.ts';
+import { transpose, unsqueeze, squeeze } from '../movement/movement.op.ts';
+import { sumTo } from '../reduce/reduce.op.ts';
+import { add } from '../elementwise/elementwise.op.ts';
+
+let forcedVariant: MatmulVariant | null = (process.env.FIANET_MATMUL as MatmulVariant) || null;
+
+/** Overrides the per-adapter matmul choice (tests compare variants; benchmarks time them). */
+export function setMatmulVariant(v: MatmulVariant | null): void {
+  forcedVariant = v;
+}
+
+export function chooseMatmulVariant(): MatmulVariant {
+  if (forcedVariant) return forcedVariant;
+  const rt = getRuntime();
+  const S = rt.report.subgroupSize;
+  return rt.report.variant === 'subgroup' && S >= 4 && S <= 16 ? 'subgroup' : 'tiled';
+}
+
+/** Plans (..., M, K) @ (..., K, N) for rank >= 2 operands. */
+function plan(a: Tensor, b: Tensor): { plan: MatmulPlan; outShape: number[] } {
+  const M = a.shape[a.rank - 2]!;
+  const K = a.shape[a.rank - 1]!;
+  const K2 = b.shape[b.rank - 2]!;
+  const N = b.shape[b.rank - 1]!;
+  if (K !== K2) throw new Error(`matmul: inner dims differ, ${shapeStr(a.shape)} @ ${shapeStr(b.shape)}`);
+  const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), 'matmul');
+  const bs = (t: Tensor) => {
+    const lead = batch.length - (t.rank - 2);
+    return batch.map((d, i) => (i < lead || t.shape[i - lead] === 1 ? 0 : t.strides[i - lead]!));
+  };
+  const c = coalesce(batch, [bs(a), bs(b)]);
+  return {
+    outShape: [...batch, M, N],
+    plan: {
+      batchShape: c.shape, aBatchStrides: c.strides[0]!, bBatchStrides: c.strides[1]!,
+      M, N, K,
+      aRow: a.strides[a.rank - 2]!, aCol: a.strides[a.rank - 1]!,
+      bRow: b.strides[b.rank - 2]!, bCol: b.strides[b.rank - 1]!,
+      aOffset: a.offset, bOffset: b.offset,
+    },
+  };
+}
+
+export function matmulKernel(a: Tensor, b: Tensor, variant?: MatmulVariant): Tensor {
+  const device = sameDevice('matmul', a, b);
+  if (a.dtype !== 'f32' && a.dtype !== 'f64') throw new Error(`matmul: expects f32 tensors, found ${a.dtype} and ${b.dtype}`);
+  if (a.dtype !== b.dtype) throw new Error(`matmul: dtype mismatch ${a.dtype} vs ${b.dtype}`);
+  const { plan: p, outShape } = plan(a, b);
+  const out = empty(outShape, a.dtype, device);
+  if (out.size === 0) return out;
+  if (p.K === 0) throw new Error(`matmul: empty inner dimension in ${shapeStr(a.shape)} @ ${shapeStr(b.shape)}`);
+  if (device === 'cpu') matmulCpu(a.storage.cpu!, b.storage.cpu!, p, out.storage.cpu!);
+  else matmulWgsl(a, b, out, p, variant ?? chooseMatmulVariant(), getRuntime().report.subgroupSize);
+  return out;
+}
+
+const matmulFn: FunctionDef<null> = {
+  name: 'matmul',
+  forward: ([a, b]) => matmulKernel(a!, b!),
+  setupContext: (ctx, [a, b]) => ctx.saveForBackward(a!, b!),
+  backward(ctx, g) {
+    const [a, b] = ctx.savedTensors;
+    // dA = g @ B^T, dB = A^T @ g; broadcast batch dims are summed back.
+    const ga = ctx.needsInputGrad[0] ? sumTo(matmulKernel(g, transpose(b!, -1, -2)), a!.shape) : null;
+    const gb = ctx.needsInputGrad[1] ? sumTo(matmulKernel(transpose(a!, -1, -2), g), b!.shape) : null;
+    return [ga, gb];
+  },
+};
+
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  if (a.rank === 0 || b.rank === 0) throw new Error(`matmul: scalar operand ${shapeStr(a.shape)} @ ${shapeStr(b.shape)}`);
+  const a2 = a.rank === 1 ? unsqueeze(a, 0) : a;
+  const b2 = b.rank === 1 ? unsqueeze(b, -1) : b;
+  let out = apply(matmulFn, [a2, b2], null);
+  if (a.rank === 1) out = squeeze(out, -2);
+  if (b.rank === 1) out = squeeze(out, -1);
+  return out;
+}
+
+/** y = x W^T + b, with W of shape (out, in) as in torch.nn.Linear. */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  if (weight.rank !== 2 || x.shape[x.rank - 1] !== weight.shape[1]) {
+    throw new Error(`linear: input ${shapeStr(x.shape)} does not match weight ${shapeStr(weight.shape)}`);
+  }
+  const y = matmul(x, transpose(weight, 0, 1));
+  return bias ? add(y, bias) : y;
+}
+
+
