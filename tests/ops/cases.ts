@@ -14,6 +14,7 @@ const UNARY_API: Record<string, (x: F.Tensor, p0: number, p1: number) => F.Tenso
   hardsigmoid: F.hardsigmoid, adds: (x, p) => F.add(x, p), muls: (x, p) => F.mul(x, p), rsubs: (x, p) => F.sub(p, x),
   divs: (x, p) => F.div(x, p), pows: (x, p) => F.pow(x, p), clamp: (x, lo, hi) => F.clamp(x, lo, hi),
   cast: (x) => F.cast(F.cast(x, 'i32'), 'f32'),
+  dropout: (x, p) => F.dropout(x, p, true, new F.Generator(7)),
 };
 for (const e of UNARY) {
   const fn = UNARY_API[e.name]!;

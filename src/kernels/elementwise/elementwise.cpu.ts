@@ -17,6 +17,6 @@ export function ewCpu(entry: EwEntry, inputs: CpuOperand[], outShape: readonly n
   const yd = y?.data;
   const zd = z?.data;
   stridedWalk(outShape, inputs.map((t) => t.strides), inputs.map((t) => t.offset), (i, o0, o1, o2) => {
-    out[i] = f(xd[o0]!, yd ? yd[o1]! : 0, zd ? zd[o2]! : 0, p0, p1);
+    out[i] = f(xd[o0]!, yd ? yd[o1]! : 0, zd ? zd[o2]! : 0, p0, p1, i);
   });
 }

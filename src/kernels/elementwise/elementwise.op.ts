@@ -8,6 +8,7 @@ import { ewCpu } from './elementwise.cpu.ts';
 import { EW_NONDIFF, EW_TABLE } from './elementwise.table.ts';
 import { ewWgsl } from './elementwise.wgsl.ts';
 import { sumTo } from '../reduce/reduce.op.ts';
+import { defaultGenerator, type Generator } from '../../tensor/random.ts';
 
 /** Runs one table kernel without autograd. Output shape is the broadcast of the inputs. */
 export function ewKernel(name: string, inputs: Tensor[], p0 = 0, p1 = 0, outDtype?: DType): Tensor {
@@ -70,6 +71,7 @@ export const EW_GRADS: Record<string, Rule> = {
   divs: { uses: 'none', grad: (g, _s, a) => [ewKernel('divs', [g], a.p0)] },
   pows: { uses: 'inputs', grad: (g, [x], a) => [k2('pows_bwd', g, x!, a.p0)] },
   clamp: { uses: 'inputs', grad: (g, [x], a) => [k2('clamp_bwd', g, x!, a.p0, a.p1)] },
+  dropout: { uses: 'none', grad: (g, _s, a) => [ewKernel('dropout', [g], a.p0, a.p1)] },
   cast: { uses: 'none', grad: (g, _s, _a, ctx) => [ewKernel('cast', [g], 0, 0, ctx.inDtype as DType)] },
   add: { uses: 'none', grad: (g, _s, _a, ctx) => sumBack(ctx, [g, g]) },
   sub: { uses: 'none', grad: (g, _s, _a, ctx) => sumBack(ctx, [g, ctx.needsInputGrad[1] ? ewKernel('neg', [g]) : null]) },
@@ -124,6 +126,14 @@ export const tanh = (x: Tensor) => ew('tanh', [x]);
 export const sigmoid = (x: Tensor) => ew('sigmoid', [x]);
 export const hardsigmoid = (x: Tensor) => ew('hardsigmoid', [x]);
 export const clamp = (x: Tensor, min: number, max: number) => ew('clamp', [x], min, max);
+
+/** Inverted dropout with the seeded counter-based RNG; identity when p == 0 or not training. */
+export function dropout(x: Tensor, p: number, training = true, gen: Generator = defaultGenerator): Tensor {
+  if (p < 0 || p >= 1) throw new Error(`dropout: p must be in [0, 1), found ${p}`);
+  if (!training || p === 0) return x;
+  // The mask is indexed by the output's row-major position, so it does not depend on the input's layout.
+  return ew('dropout', [x], p, gen.nextKey());
+}
 
 export function add(a: Operand, b: Operand): Tensor {
   if (isT(a) && isT(b)) return ew('add', [a, b]);

@@ -3,12 +3,14 @@
 // (elementwise.cpu.ts). Gradient rules live in elementwise.grad.ts, keyed by the same names.
 // In expressions: a, b, c are the inputs, p0/p1 are f32 scalar parameters from the uniforms.
 import { erf } from './erf.ts';
+import { uniformAt, WGSL_RANDOM } from '../../tensor/random.ts';
 
 export interface EwEntry {
   name: string;
   arity: 1 | 2 | 3;
   wgsl: string;
-  cpu: (a: number, b: number, c: number, p0: number, p1: number) => number;
+  /** i is the output element's linear index (for the counter-based RNG). */
+  cpu: (a: number, b: number, c: number, p0: number, p1: number, i?: number) => number;
   /** Output dtype: 'same' as input 0, or fixed (comparisons give u32 0/1). */
   out?: 'same' | 'u32';
   /** Which input's dtype the output takes when `out` is 'same' (where and the mask ops: the value operand). */
@@ -52,6 +54,9 @@ export const UNARY: EwEntry[] = [
   { name: 'rsubs', arity: 1, wgsl: 'p0 - a', cpu: (a, _b, _c, p0) => p0 - a, testParams: [2, 0] },
   { name: 'divs', arity: 1, wgsl: 'a / p0', cpu: (a, _b, _c, p0) => a / p0, testParams: [3, 0] },
   { name: 'pows', arity: 1, wgsl: 'pow(a, p0)', cpu: (a, _b, _c, p0) => Math.pow(a, p0), domain: 'positive', testParams: [2.5, 0] },
+  // Inverted dropout: element i survives when uniformAt(key, i) >= p (p0 = p, p1 = the stream key < 2^24).
+  // The backward applies the same op to the gradient: same key, same index, same mask.
+  { name: 'dropout', arity: 1, wgsl: 'select(0.0, a / (1.0 - p0), uniformAt(u32(p1), i) >= p0)', cpu: (a, _b, _c, p0, p1, i) => (uniformAt(p1, i!) >= p0 ? a / (1 - p0) : 0), testParams: [0.3, 12345] },
   { name: 'clamp', arity: 1, wgsl: 'clamp(a, p0, p1)', cpu: (a, _b, _c, p0, p1) => Math.min(Math.max(a, p0), p1), testParams: [-0.5, 0.7] },
 ];
 
@@ -112,7 +117,7 @@ export const EW_TABLE: Map<string, EwEntry> = new Map([...UNARY, ...BINARY, ...T
 export const EW_NONDIFF = new Set(['sign', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', ...BACKWARD.map((e) => e.name)]);
 
 /** WGSL helpers the expressions may call. */
-export const EW_PRELUDE = `
+export const EW_PRELUDE = `${WGSL_RANDOM}
 fn erf_(x: f32) -> f32 {
   // Abramowitz & Stegun 7.1.26, |error| < 1.5e-7: below f32 resolution of GELU's output.
   let s = sign(x);
