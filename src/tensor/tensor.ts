@@ -164,7 +164,8 @@ function flatten(data: NestedArray, shape: number[], out: number[], depth: numbe
 
 /** Creates a tensor from host data: a typed array or plain array with an explicit shape, or a nested array. */
 export function fromArray(data: ArrayLike<number> | NestedArray, shape?: Shape, opts: TensorOptions = {}): Tensor {
-  const dtype = opts.dtype ?? (data instanceof Int32Array ? 'i32' : data instanceof Uint32Array ? 'u32' : data instanceof Float64Array ? 'f64' : 'f32');
+  // Floats default to f32 (f64 only when asked: it is the cpu-only gradcheck type).
+  const dtype = opts.dtype ?? (data instanceof Int32Array ? 'i32' : data instanceof Uint32Array ? 'u32' : 'f32');
   const device = opts.device ?? defaultDevice();
   let flat: ArrayLike<number>;
   let shp: number[];

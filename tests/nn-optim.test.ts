@@ -1,0 +1,209 @@
+// nn and optim: fused optimizer kernels vs their references, stateDict round trips and load reports, the leak
+// test (live buffers back to baseline after a training step), and an MLP that learns two spirals on webgpu
+// while its first steps match the same run on cpu.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as F from '../src/index.ts';
+import { adamwCpu, sgdCpu } from '../src/kernels/optim/optim.cpu.ts';
+import { adamwUpdate, sgdUpdate } from '../src/kernels/optim/optim.op.ts';
+
+let gpu = false;
+try { await F.initWebGPU(); gpu = true; } catch { /* cpu only */ }
+const devices: F.DeviceName[] = gpu ? ['cpu', 'webgpu'] : ['cpu'];
+
+class MLP extends F.Module {
+  fc1: F.Linear; fc2: F.Linear; fc3: F.Linear;
+  constructor(sizes: number[], device: F.DeviceName, seed: number) {
+    super();
+    const o = { generator: new F.Generator(seed), device };
+    this.fc1 = this.registerModule('fc1', new F.Linear(sizes[0]!, sizes[1]!, true, o));
+    this.fc2 = this.registerModule('fc2', new F.Linear(sizes[1]!, sizes[2]!, true, o));
+    this.fc3 = this.registerModule('fc3', new F.Linear(sizes[2]!, sizes[3]!, true, o));
+  }
+  forward(x: F.Tensor): F.Tensor {
+    return this.fc3.forward(F.tanh(this.fc2.forward(F.relu(this.fc1.forward(x)))));
+  }
+}
+
+function spirals(n: number, seed: number): { x: Float32Array; y: Int32Array } {
+  const g = new F.Generator(seed);
+  const u = g.uniform(n);
+  const noise = g.normal(2 * n, 0, 0.05);
+  const x = new Float32Array(2 * n);
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const cls = i % 2;
+    const t = 0.25 + 3.5 * u[i]!; // radius grows with angle: 1.75 turns
+    const ang = 2 * Math.PI * t * 0.5 + cls * Math.PI;
+    x[2 * i] = (t / 3.75) * Math.cos(ang) + noise[2 * i]!;
+    x[2 * i + 1] = (t / 3.75) * Math.sin(ang) + noise[2 * i + 1]!;
+    y[i] = cls;
+  }
+  return { x, y };
+}
+
+test('fused AdamW and SGD kernels match their references', async () => {
+  if (!gpu) return;
+  const g = new F.Generator(3);
+  const n = 1037;
+  const init = () => [g.uniform(n, -1, 1), g.uniform(n, -1, 1), g.uniform(n, -0.1, 0.1), g.uniform(n, 0, 0.1)];
+  const [p0, g0, m0, v0] = init();
+  const h = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: 3 };
+  const ref = [Float32Array.from(p0!), Float32Array.from(g0!), Float32Array.from(m0!), Float32Array.from(v0!)];
+  adamwCpu(ref[0]!, ref[1]!, ref[2]!, ref[3]!, h);
+  const t = [p0, g0, m0, v0].map((a) => F.keep(F.fromArray(a!, [n], { device: 'webgpu' })));
+  adamwUpdate(t[0]!, t[1]!, t[2]!, t[3]!, h);
+  for (const k of [0, 2, 3]) {
+    const got = await t[k]!.toArray();
+    for (let i = 0; i < n; i++) assert.ok(Math.abs(got[i]! - ref[k]![i]!) < 1e-6, `adamw state ${k}[${i}]`);
+  }
+  const sref = [Float32Array.from(p0!), Float32Array.from(g0!), Float32Array.from(m0!)];
+  sgdCpu(sref[0]!, sref[1]!, sref[2]!, { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
+  const st = [p0, g0, m0].map((a) => F.keep(F.fromArray(a!, [n], { device: 'webgpu' })));
+  sgdUpdate(st[0]!, st[1]!, st[2]!, { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
+  const sp = await st[0]!.toArray();
+  for (let i = 0; i < n; i++) assert.ok(Math.abs(sp[i]! - sref[0]![i]!) < 1e-6, `sgd p[${i}]`);
+  [...t, ...st].forEach((x) => x.dispose());
+});
+
+test('AdamW matches a hand-computed PyTorch step', () => {
+  // torch.optim.AdamW([p], lr=0.1, weight_decay=0.5) on p=1, grad=2, one step: p = 1*(1-0.05) - 0.1 * 1 = 0.85
+  const p = F.keep(F.fromArray([1], [1], { device: 'cpu', requiresGrad: true }));
+  p.grad = F.keep(F.fromArray([2], [1], { device: 'cpu' }));
+  const opt = new F.AdamW([p], { lr: 0.1, weightDecay: 0.5 });
+  opt.step();
+  assert.ok(Math.abs(p.storage.cpu![0]! - 0.85) < 1e-6, `got ${p.storage.cpu![0]}`);
+});
+
+test('parameter groups, poly schedule and optimizer state round trip', () => {
+  const a = F.keep(F.fromArray([1, 2], [2], { device: 'cpu', requiresGrad: true }));
+  const b = F.keep(F.fromArray([3], [1], { device: 'cpu', requiresGrad: true }));
+  const opt = new F.AdamW([{ params: [a], lr: 1e-3, weightDecay: 0.01 }, { params: [b], lr: 2e-3, weightDecay: 0 }]);
+  const sched = new F.PolyLR(opt, 10, 0.9);
+  assert.is(opt.paramGroups[1]!.lr, 2e-3);
+  sched.step();
+  assert.ok(Math.abs(opt.paramGroups[0]!.lr - 1e-3 * 0.9 ** 0.9) < 1e-12);
+  a.grad = F.keep(F.fromArray([1, 1], [2], { device: 'cpu' }));
+  opt.step();
+  const sd = opt.stateDict();
+  assert.is(sd.step, 1);
+  assert.ok(sd.state[0]!.exp_avg);
+  assert.is(sd.state[1]!.exp_avg, undefined, 'no state for a parameter without grad');
+  const opt2 = new F.AdamW([{ params: [a], lr: 1, weightDecay: 0.01 }, { params: [b], lr: 1, weightDecay: 0 }]);
+  opt2.loadStateDict(sd);
+  assert.is(opt2.stepCount, 1);
+  assert.ok(Math.abs(opt2.paramGroups[0]!.lr - 1e-3 * 0.9 ** 0.9) < 1e-12);
+  const s2 = new F.PolyLR(opt2, 10);
+  s2.loadStateDict(sched.stateDict());
+  assert.ok(Math.abs(opt2.paramGroups[1]!.lr - 2e-3 * 0.9 ** 0.9) < 1e-12);
+});
+
+test('stateDict keys, strict loading and the load report', () => {
+  const m = new MLP([2, 4, 4, 2], 'cpu', 1);
+  const keys = [...m.stateDict().keys()];
+  assert.equal(keys, ['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias', 'fc3.weight', 'fc3.bias']);
+  const other = new MLP([2, 4, 4, 2], 'cpu', 2);
+  other.loadStateDict(m.stateDict());
+  assert.equal(Array.from(other.fc2.weight.storage.cpu!), Array.from(m.fc2.weight.storage.cpu!));
+  const bad = new Map<string, F.HostTensor>([['fc1.weight', { shape: [3, 2], data: new Float32Array(6) }], ['extra.bias', { shape: [1], data: new Float32Array(1) }]]);
+  assert.throws(() => other.loadStateDict(bad), /fc1\.weight: expected \(4, 2\), found \(3, 2\)/);
+  const r = other.loadStateDict(bad, { strict: false });
+  assert.equal(r.unexpected, ['extra.bias']);
+  assert.is(r.missing.length, 5);
+  assert.is(r.mismatched[0]!.key, 'fc1.weight');
+});
+
+test('clipGradNorm scales to the max norm without reading back', async () => {
+  for (const device of devices) {
+    const p = F.keep(F.fromArray([0, 0], [2], { device, requiresGrad: true }));
+    p.grad = F.keep(F.fromArray([3, 4], [2], { device }));
+    const norm = F.clipGradNorm([p], 1)!;
+    assert.ok(Math.abs((await norm.item()) - 5) < 1e-5);
+    const g = await p.grad!.toArray();
+    assert.ok(Math.abs(g[0]! - 0.6) < 1e-5 && Math.abs(g[1]! - 0.8) < 1e-5, `${device}: ${g}`);
+  }
+});
+
+test('bad input names the op and the shapes or devices', () => {
+  const a = F.fromArray([1, 2, 3], [3], { device: 'cpu' });
+  const b = F.fromArray([1, 2], [2], { device: 'cpu' });
+  assert.throws(() => F.add(a, b), /add: shapes \(3\) and \(2\) do not broadcast/);
+  assert.throws(() => F.matmul(F.reshape(a, [1, 3]), F.reshape(b, [2, 1])), /matmul: inner dims differ/);
+  assert.throws(() => F.sum(a, 2), /sum: axis 2 out of range/);
+  assert.throws(() => F.embedding(F.reshape(a, [3, 1]), b), /embedding: ids must be i32/);
+  if (gpu) assert.throws(() => F.add(a, F.fromArray([1, 2, 3], [3], { device: 'webgpu' })), /add: tensors on different devices/);
+  a.dispose();
+  assert.throws(() => F.neg(a), /used after dispose/);
+});
+
+test('a training step returns live tensors and buffers to baseline', async () => {
+  for (const device of devices) {
+    const m = new MLP([2, 16, 16, 2], device, 5);
+    const opt = new F.AdamW(m.parameters(), { lr: 1e-2 });
+    const data = spirals(64, 9);
+    const step = () => F.scope(() => {
+      const x = F.fromArray(data.x, [64, 2], { device });
+      const y = F.fromArray(data.y, [64], { device });
+      const loss = F.crossEntropy(m.forward(x), y);
+      loss.backward();
+      F.clipGradNorm(m.parameters(), 10);
+      opt.step();
+      opt.zeroGrad();
+    });
+    step(); // creates the optimizer state
+    const rt = device === 'webgpu' ? F.getRuntime() : null;
+    if (rt) await rt.sync();
+    const before = { ...F.memoryStats, gpu: rt?.poolStats().live };
+    for (let i = 0; i < 3; i++) step();
+    if (rt) await rt.sync();
+    assert.is(F.memoryStats.liveTensors, before.liveTensors, `${device}: live tensors`);
+    assert.is(F.memoryStats.liveStorages, before.liveStorages, `${device}: live storages`);
+    if (rt) assert.is(rt.poolStats().live, before.gpu, 'live GPU buffers');
+    if (rt) {
+      const compiles = rt.compiles;
+      step();
+      assert.is(rt.compiles, compiles, 'a training step compiles no shader after the first');
+    }
+    opt.dispose();
+    m.dispose();
+  }
+});
+
+test('an MLP learns two spirals on webgpu (>= 95%) and its first steps match cpu', async () => {
+  const data = spirals(512, 4);
+  const losses: Record<string, number[]> = {};
+  let accuracy = 0;
+  for (const device of devices) {
+    const m = new MLP([2, 64, 64, 2], device, 11);
+    const opt = new F.AdamW(m.parameters(), { lr: 1e-2, weightDecay: 1e-4 });
+    const x = F.keep(F.fromArray(data.x, [512, 2], { device }));
+    const y = F.keep(F.fromArray(data.y, [512], { device }));
+    const steps = device === 'cpu' && gpu ? 5 : 400;
+    losses[device] = [];
+    for (let i = 0; i < steps; i++) {
+      const loss = F.scope(() => {
+        const l = m.forward(x);
+        const loss = F.crossEntropy(l, y);
+        loss.backward();
+        opt.step();
+        opt.zeroGrad();
+        return F.keep(loss);
+      });
+      if (i < 5) losses[device]!.push(await loss.item());
+      loss.dispose();
+    }
+    if (steps === 400) {
+      const pred = F.noGrad(() => F.argmax(m.forward(x), 1));
+      const p = await pred.toArray();
+      accuracy = Array.from(p).reduce((acc, v, i) => acc + (v === data.y[i] ? 1 : 0), 0) / 512;
+      pred.dispose();
+    }
+    x.dispose(); y.dispose(); opt.dispose(); m.dispose();
+  }
+  assert.ok(accuracy >= 0.95, `accuracy ${accuracy}`);
+  if (gpu) {
+    losses.cpu!.forEach((l, i) => assert.ok(Math.abs(l - losses.webgpu![i]!) < 1e-4 * Math.max(1, Math.abs(l)), `step ${i}: cpu ${l} vs webgpu ${losses.webgpu![i]}`));
+  }
+});
+
+test.run();
