@@ -6,41 +6,11 @@ import * as assert from 'uvu/assert';
 import * as F from '../src/index.ts';
 import { adamwCpu, sgdCpu } from '../src/kernels/optim/optim.cpu.ts';
 import { adamwUpdate, sgdUpdate } from '../src/kernels/optim/optim.op.ts';
+import { MLP, spirals, trainSpirals } from '../src/train/spirals.ts';
 
 let gpu = false;
 try { await F.initWebGPU(); gpu = true; } catch { /* cpu only */ }
 const devices: F.DeviceName[] = gpu ? ['cpu', 'webgpu'] : ['cpu'];
-
-class MLP extends F.Module {
-  fc1: F.Linear; fc2: F.Linear; fc3: F.Linear;
-  constructor(sizes: number[], device: F.DeviceName, seed: number) {
-    super();
-    const o = { generator: new F.Generator(seed), device };
-    this.fc1 = this.registerModule('fc1', new F.Linear(sizes[0]!, sizes[1]!, true, o));
-    this.fc2 = this.registerModule('fc2', new F.Linear(sizes[1]!, sizes[2]!, true, o));
-    this.fc3 = this.registerModule('fc3', new F.Linear(sizes[2]!, sizes[3]!, true, o));
-  }
-  forward(x: F.Tensor): F.Tensor {
-    return this.fc3.forward(F.tanh(this.fc2.forward(F.relu(this.fc1.forward(x)))));
-  }
-}
-
-function spirals(n: number, seed: number): { x: Float32Array; y: Int32Array } {
-  const g = new F.Generator(seed);
-  const u = g.uniform(n);
-  const noise = g.normal(2 * n, 0, 0.05);
-  const x = new Float32Array(2 * n);
-  const y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const cls = i % 2;
-    const t = 0.25 + 3.5 * u[i]!; // radius grows with angle: 1.75 turns
-    const ang = 2 * Math.PI * t * 0.5 + cls * Math.PI;
-    x[2 * i] = (t / 3.75) * Math.cos(ang) + noise[2 * i]!;
-    x[2 * i + 1] = (t / 3.75) * Math.sin(ang) + noise[2 * i + 1]!;
-    y[i] = cls;
-  }
-  return { x, y };
-}
 
 test('fused AdamW and SGD kernels match their references', async () => {
   if (!gpu) return;
@@ -170,39 +140,11 @@ test('a training step returns live tensors and buffers to baseline', async () =>
 });
 
 test('an MLP learns two spirals on webgpu (>= 95%) and its first steps match cpu', async () => {
-  const data = spirals(512, 4);
-  const losses: Record<string, number[]> = {};
-  let accuracy = 0;
-  for (const device of devices) {
-    const m = new MLP([2, 64, 64, 2], device, 11);
-    const opt = new F.AdamW(m.parameters(), { lr: 1e-2, weightDecay: 1e-4 });
-    const x = F.keep(F.fromArray(data.x, [512, 2], { device }));
-    const y = F.keep(F.fromArray(data.y, [512], { device }));
-    const steps = device === 'cpu' && gpu ? 5 : 400;
-    losses[device] = [];
-    for (let i = 0; i < steps; i++) {
-      const loss = F.scope(() => {
-        const l = m.forward(x);
-        const loss = F.crossEntropy(l, y);
-        loss.backward();
-        opt.step();
-        opt.zeroGrad();
-        return F.keep(loss);
-      });
-      if (i < 5) losses[device]!.push(await loss.item());
-      loss.dispose();
-    }
-    if (steps === 400) {
-      const pred = F.noGrad(() => F.argmax(m.forward(x), 1));
-      const p = await pred.toArray();
-      accuracy = Array.from(p).reduce((acc, v, i) => acc + (v === data.y[i] ? 1 : 0), 0) / 512;
-      pred.dispose();
-    }
-    x.dispose(); y.dispose(); opt.dispose(); m.dispose();
-  }
-  assert.ok(accuracy >= 0.95, `accuracy ${accuracy}`);
+  const main = await trainSpirals(gpu ? 'webgpu' : 'cpu', 400);
+  assert.ok(main.accuracy! >= 0.95, `accuracy ${main.accuracy}`);
   if (gpu) {
-    losses.cpu!.forEach((l, i) => assert.ok(Math.abs(l - losses.webgpu![i]!) < 1e-4 * Math.max(1, Math.abs(l)), `step ${i}: cpu ${l} vs webgpu ${losses.webgpu![i]}`));
+    const cpu = await trainSpirals('cpu', 5);
+    cpu.losses.forEach((l, i) => assert.ok(Math.abs(l - main.losses[i]!) < 1e-4 * Math.max(1, Math.abs(l)), `step ${i}: cpu ${l} vs webgpu ${main.losses[i]}`));
   }
 });
 

@@ -1,0 +1,27 @@
+// `fianet bench [--only a,b] [--json]`: one JSON object per line, {bench, device, ms, gflops | gbps, ...}.
+import * as F from '../index.ts';
+import { ENGINE_BENCHES, type BenchResult } from '../../bench/engine.ts';
+
+export async function runBench(only: string[] | null, json: boolean, device: F.DeviceName): Promise<BenchResult[]> {
+  const all: Record<string, (d: F.DeviceName) => Promise<BenchResult>> = {
+    ...ENGINE_BENCHES,
+    data_rrsisd: async () => {
+      const { benchDataRrsisd } = await import('../data/bench.ts');
+      return (await benchDataRrsisd({})) as unknown as BenchResult;
+    },
+  };
+  const names = only ?? Object.keys(all);
+  for (const n of names) if (!all[n]) throw new Error(`bench: unknown benchmark '${n}'; choose from ${Object.keys(all).join(', ')}`);
+  const out: BenchResult[] = [];
+  for (const n of names) {
+    const r = await all[n]!(device);
+    out.push(r);
+    if (json) console.log(JSON.stringify(r));
+    else {
+      const rate = r.gflops !== undefined ? `${r.gflops.toFixed(1)} GFLOP/s` : r.gbps !== undefined ? `${r.gbps.toFixed(2)} GB/s` : '';
+      const extra = Object.entries(r).filter(([k]) => !['bench', 'device', 'ms', 'gflops', 'gbps'].includes(k)).map(([k, v]) => `${k}=${typeof v === 'number' ? +v.toFixed(2) : v}`).join(' ');
+      console.log(`${r.bench.padEnd(22)} ${r.device.padEnd(7)} ${r.ms.toFixed(2).padStart(9)} ms  ${rate.padEnd(16)} ${extra}`);
+    }
+  }
+  return out;
+}
