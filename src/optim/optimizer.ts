@@ -101,6 +101,6 @@ export class SGD extends Optimizer {
   }
   protected update(i: number, p: Tensor, g: Tensor, group: Required<ParamGroup>): void {
     const momentum = this.opts.momentum ?? 0;
-    sgdUpdate(p, g, momentum ? this.buffer(i, 'momentum_buffer', p) : g, { lr: group.lr, momentum, weightDecay: group.weightDecay });
+    sgdUpdate(p, g, momentum ? this.buffer(i, 'momentum_buffer', p) : null, { lr: group.lr, momentum, weightDecay: group.weightDecay });
   }
 }

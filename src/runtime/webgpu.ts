@@ -8,6 +8,7 @@ import { DEBUG, debugLog } from './debug.ts';
 
 export const UNIFORM_SLOT = 256;
 const RING_BYTES = 1 << 20; // 4096 dispatches per submit before a forced flush
+const FLUSH_EVERY = Number(process.env.FIANET_FLUSH_EVERY ?? 64);
 
 export type Access = 'read' | 'rw';
 
@@ -54,6 +55,7 @@ export class WebGPURuntime {
   private staging: GPUBuffer[] = [];
   /** Dispatches recorded since creation: benchmarks and the trainer report dispatches per step from it. */
   dispatches = 0;
+  private pendingDispatches = 0;
   submits = 0;
   compiles = 0;
 
@@ -216,6 +218,8 @@ export class WebGPURuntime {
     this.pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
     this.dispatches++;
     this.lastOp = op;
+    // Submit in chunks so the GPU (lavapipe: the other CPU core) works while the host records the rest.
+    if (++this.pendingDispatches >= FLUSH_EVERY) this.flush();
   }
 
   private bindGroupFor(key: string, layout: GPUBindGroupLayout, buffers: GPUBuffer[]): GPUBindGroup {
@@ -252,6 +256,7 @@ export class WebGPURuntime {
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
     this.ringUsed = 0;
+    this.pendingDispatches = 0;
     this.submits++;
     // Destruction waits for the submitted work that reads them.
     for (const b of this.staging) b.destroy();

@@ -33,11 +33,11 @@ export interface SgdHyper {
   weightDecay: number;
 }
 
-export function sgdCpu(p: TypedArray, g: TypedArray, buf: TypedArray, h: SgdHyper): void {
+export function sgdCpu(p: TypedArray, g: TypedArray, buf: TypedArray | null, h: SgdHyper): void {
   for (let i = 0; i < p.length; i++) {
     const d = g[i]! + h.weightDecay * p[i]!;
-    const b = h.momentum ? h.momentum * buf[i]! + d : d;
-    if (h.momentum) buf[i] = b;
+    const b = buf ? h.momentum * buf[i]! + d : d;
+    if (buf) buf[i] = b;
     p[i] = p[i]! - h.lr * b;
   }
 }

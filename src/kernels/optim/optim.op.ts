@@ -20,8 +20,10 @@ export function adamwUpdate(p: Tensor, g: Tensor, m: Tensor, v: Tensor, h: AdamW
   else adamwWgsl(p, g, m, v, h);
 }
 
-export function sgdUpdate(p: Tensor, g: Tensor, buf: Tensor, h: SgdHyper): void {
-  check('sgd', p, g, buf);
-  if (p.device === 'cpu') sgdCpu(p.storage.cpu!, g.storage.cpu!, buf.storage.cpu!, h);
+/** buf: the momentum buffer (null when momentum is 0). */
+export function sgdUpdate(p: Tensor, g: Tensor, buf: Tensor | null, h: SgdHyper): void {
+  check('sgd', p, g, ...(buf ? [buf] : []));
+  if (!buf && h.momentum) throw new Error('sgd: momentum needs a buffer');
+  if (p.device === 'cpu') sgdCpu(p.storage.cpu!, g.storage.cpu!, buf?.storage.cpu ?? null, h);
   else sgdWgsl(p, g, buf, h);
 }

@@ -32,26 +32,24 @@ export function adamwWgsl(p: Tensor, g: Tensor, m: Tensor, v: Tensor, h: AdamWHy
   dispatch('adamw', ['rw', 'read', 'rw', 'rw'], () => ADAMW, [p, g, m, v], u, grid1d(p.size, WG), 'adamw');
 }
 
-const SGD = `
+// Two variants: with a momentum buffer (binding 3) and without (plain SGD keeps no state).
+const sgdSource = (momentum: boolean) => `
 struct U { n: u32, _a: u32, _b: u32, _c: u32, lr: f32, momentum: f32, wd: f32, _d: f32 };
 @group(0) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read_write> P: array<f32>;
 @group(0) @binding(2) var<storage, read> G: array<f32>;
-@group(0) @binding(3) var<storage, read_write> B: array<f32>;
+${momentum ? '@group(0) @binding(3) var<storage, read_write> B: array<f32>;' : ''}
 @compute @workgroup_size(${WG})
 fn main(${WGSL_IDS}) {
   let i = ${WGSL_LINEAR_ID(WG)};
   if (i >= u.n) { return; }
   let d = G[i] + u.wd * P[i];
-  var b = d;
-  if (u.momentum != 0.0) {
-    b = u.momentum * B[i] + d;
-    B[i] = b;
-  }
+  ${momentum ? 'let b = u.momentum * B[i] + d;\n  B[i] = b;' : 'let b = d;'}
   P[i] = P[i] - u.lr * b;
 }`;
 
-export function sgdWgsl(p: Tensor, g: Tensor, buf: Tensor, h: SgdHyper): void {
+export function sgdWgsl(p: Tensor, g: Tensor, buf: Tensor | null, h: SgdHyper): void {
   const u = new Uniforms().u32(p.size).u32(0).u32(0).u32(0).f32(h.lr).f32(h.momentum).f32(h.weightDecay).f32(0);
-  dispatch('sgd', ['rw', 'read', 'rw'], () => SGD, [p, g, buf], u, grid1d(p.size, WG), 'sgd');
+  if (buf) dispatch('sgd:momentum', ['rw', 'read', 'rw'], () => sgdSource(true), [p, g, buf], u, grid1d(p.size, WG), 'sgd');
+  else dispatch('sgd:plain', ['rw', 'read'], () => sgdSource(false), [p, g], u, grid1d(p.size, WG), 'sgd');
 }
