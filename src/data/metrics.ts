@@ -2,6 +2,7 @@
 // per-sample I and U, IoU = I/U (0 when U = 0), oIoU = 100·ΣI/ΣU, mIoU = 100·mean IoU,
 // Pr@X = 100·#(IoU ≥ X)/N, plus per-class breakdowns. Streaming: add one sample at a time.
 import { resizeNearestU8 } from './transforms.ts';
+import { CLASS_VOCAB } from './vocab.ts';
 import type { BinaryMask, DatasetName, SampleRecord } from './types.ts';
 
 /**
@@ -11,14 +12,7 @@ import type { BinaryMask, DatasetName, SampleRecord } from './types.ts';
  */
 export type EvalProtocol = 'network' | 'original';
 
-/** Class vocabularies used for the sentence-regex breakdown (FIANET.md §4.1). */
-export const CLASS_NAMES: Record<DatasetName, readonly string[]> = {
-  refsegrs: ['road', 'vehicle', 'car', 'van', 'building', 'truck', 'trailer', 'bus', 'road marking', 'bikeway',
-    'sidewalk', 'tree', 'low vegetation', 'impervious surface'],
-  rrsisd: ['airplane', 'airport', 'golf field', 'expressway service area', 'baseball field', 'stadium',
-    'ground track field', 'storage tank', 'basketball court', 'chimney', 'tennis court', 'overpass', 'train station',
-    'ship', 'expressway toll station', 'dam', 'harbor', 'bridge', 'vehicle', 'windmill'],
-};
+export const CLASS_NAMES = CLASS_VOCAB;
 
 export const DEFAULT_THRESHOLDS = [0.5, 0.6, 0.7, 0.8, 0.9] as const;
 

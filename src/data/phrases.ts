@@ -15,18 +15,12 @@
 // PosTagger (default en-pos plus one correction, see below). word_tokenize and the chunker are ports.
 import { Tag } from 'en-pos';
 import { BertTokenizer, type Piece } from './tokenizer.ts';
+import { CLASS_VOCAB } from './vocab.ts';
 import type { DatasetName } from './types.ts';
 
 export type PhraseMode = 'official' | 'aligned';
 
-/** FIANET.md §4.1; the reference keeps them in Python sets, and masks are OR-ed, so order is irrelevant. */
-export const CLASS_VOCAB: Record<DatasetName, readonly string[]> = {
-  refsegrs: ['road', 'vehicle', 'car', 'van', 'building', 'truck', 'trailer', 'bus', 'road marking', 'bikeway',
-    'sidewalk', 'tree', 'low vegetation', 'impervious surface'],
-  rrsisd: ['airplane', 'airport', 'golf field', 'expressway service area', 'baseball field', 'stadium',
-    'ground track field', 'storage tank', 'basketball court', 'chimney', 'tennis court', 'overpass', 'train station',
-    'ship', 'expressway toll station', 'dam', 'harbor', 'bridge', 'vehicle', 'windmill'],
-};
+export { CLASS_VOCAB };
 
 // ---------------------------------------------------------------------------------------------------------------
 // word_tokenize: Punkt sentence split (reduced, see splitSentences) + NLTKWordTokenizer (NLTK 3.8, the improved

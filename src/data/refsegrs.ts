@@ -10,6 +10,7 @@
 // compares against reference outputs, while `sentence` is the stripped one (BERT sees no difference).
 // Mask (§2.2): single-channel read at native depth, foreground = grey value > 50, strictly.
 
+import { CLASS_VOCAB } from './vocab.ts';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { readGreyImage, readRgbImage } from './image-io.ts';
@@ -17,10 +18,7 @@ import { loadRRSISDSample, type RRSISDRecord } from './rrsisd.ts';
 import type { BinaryMask, Sample, SampleRecord, Split } from './types.ts';
 
 /** The 14 classes (FIANET.md §4.1), in the reference's order. */
-export const REFSEGRS_CLASSES: readonly string[] = [
-  'road', 'vehicle', 'car', 'van', 'building', 'truck', 'trailer', 'bus', 'road marking', 'bikeway', 'sidewalk',
-  'tree', 'low vegetation', 'impervious surface',
-];
+export const REFSEGRS_CLASSES: readonly string[] = CLASS_VOCAB.refsegrs;
 
 /** §2.5 (train/val from the LGCE paper, test confirmed independently). */
 export const REFSEGRS_EXPECTED_COUNTS: Record<Split, number> = { train: 2172, val: 431, test: 1817 };
