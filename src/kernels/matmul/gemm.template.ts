@@ -1,0 +1,183 @@
+// The one GEMM template: C[b, m, n] = sum_k A(b, m, k) * B(b, k, n). Operand layouts are hooks (WGSL functions
+// supplied by the caller), so the same loop structure serves strided matmul, linear layers and implicit-GEMM
+// convolution (forward, data-grad, weight-grad) without copy-pasted kernels.
+//
+// Hooks a layout provides (WGSL, along with its uniform struct `u` holding at least M, N, K, and its bindings):
+//   fn rowA(b: u32, m: u32) -> RowA          per-lane row state, computed once
+//   fn loadA(r: RowA, k: u32) -> f32
+//   fn colB(b: u32, n: u32) -> ColB          per-lane column state, computed once
+//   fn loadB(c: ColB, k: u32) -> f32
+//   fn storeC(b: u32, m: u32, n: u32, v: f32)
+// Optional vector forms, used when `vec` flags are set (the caller guarantees alignment):
+//   fn loadA4(r: RowA, k: u32) -> vec4<f32>      A(m, k..k+3)
+//   fn loadB4(c: ColB, k: u32) -> vec4<f32>      B(k..k+3, n)
+//   fn loadBn4(c: ColB, k: u32) -> vec4<f32>     B(k, n..n+3) for the lane's first column
+//
+// Variants:
+//   subgroup  lavapipe: a workgroup is one subgroup of S lanes computing TM rows x 4S columns. Lane l loads A for
+//             rows l, l+S, ... and subgroupBroadcast hands each value to every lane (a register shuffle) while each
+//             lane owns 4 columns: llvmpipe is load-bound, and this needs no barrier (PERF-NOTES.md).
+//   tiled     real GPUs: shared-memory tiles, 64x64 outputs per 256 threads, 4x4 per thread.
+//   naive     one invocation per output: the fallback and a second oracle.
+
+export interface GemmLayout {
+  /** Pipeline-key fragment naming the layout and its vector flags. */
+  key: string;
+  /** Bindings, uniform struct, alias RowA/ColB, hook functions. */
+  wgsl: string;
+  /** A(m, k..k+3) available as loadA4. */
+  vecA?: boolean;
+  /** B(k..k+3, n) available as loadB4. */
+  vecBk?: boolean;
+  /** B(k, n..n+3) available as loadBn4 (columns of a lane are contiguous; N % 4 == 0). */
+  vecBn?: boolean;
+}
+
+export const SG_TM = 16;
+
+function subgroupSource(L: GemmLayout, S: number): string {
+  const regs = Math.max(1, SG_TM / S);
+  const R = [...Array(regs).keys()];
+  const rows = R.map((j) => `let ra${j} = rowA(b, min(row0 + lane + ${j * S}u, u.M - 1u));`).join('\n  ');
+  const acc = [...Array(SG_TM).keys()].map((r) => `var acc${r} = vec4<f32>(0.0);`).join(' ');
+  const fma = (aName: (j: number) => string, bv: string) =>
+    [...Array(SG_TM).keys()].map((r) => `acc${r} += subgroupBroadcast(${aName(Math.floor(r / S))}, ${r % S}u) * ${bv};`).join('\n      ');
+  // Columns past N are clamped: computed on duplicates, never stored. With vecBn the lane's 4 columns move together.
+  const cols = L.vecBn
+    ? 'let cb = colB(b, min(c0, u.N - 4u));'
+    : [0, 1, 2, 3].map((c) => `let cb${c} = colB(b, min(c0 + ${c}u, u.N - 1u));`).join('\n  ');
+  const scalarB = L.vecBn ? 'loadBn4(cb, k)' : 'vec4<f32>(loadB(cb0, k), loadB(cb1, k), loadB(cb2, k), loadB(cb3, k))';
+  const scalarStep = `{
+      ${R.map((j) => `let a${j} = loadA(ra${j}, k);`).join(' ')}
+      let bv = ${scalarB};
+      ${fma((j) => `a${j}`, 'bv')}
+    }`;
+  let body: string;
+  if (L.vecA || L.vecBk) {
+    // Unrolled by 4 along k: A as vec4 per row register, B as vec4 along k per column (transposed in registers).
+    const aLoads = R.map((j) => (L.vecA ? `let a${j} = loadA4(ra${j}, k);` : `let a${j} = vec4<f32>(loadA(ra${j}, k), loadA(ra${j}, k + 1u), loadA(ra${j}, k + 2u), loadA(ra${j}, k + 3u));`)).join(' ');
+    const bLoads = L.vecBk
+      ? [0, 1, 2, 3].map((c) => `let b${c} = loadB4(cb${c}, k);`).join(' ')
+      : '';
+    const comps = ['x', 'y', 'z', 'w'];
+    const steps = comps.map((q, kk) => {
+      const bv = L.vecBk ? `vec4<f32>(b0.${q}, b1.${q}, b2.${q}, b3.${q})` : L.vecBn ? `loadBn4(cb, k + ${kk}u)` : `vec4<f32>(loadB(cb0, k + ${kk}u), loadB(cb1, k + ${kk}u), loadB(cb2, k + ${kk}u), loadB(cb3, k + ${kk}u))`;
+      return `{
+      let bv = ${bv};
+      ${fma((j) => `a${j}.${q}`, 'bv')}
+    }`;
+    }).join('\n    ');
+    body = `var k = 0u;
+  for (; k + 4u <= u.K; k += 4u) {
+    ${aLoads}
+    ${bLoads}
+    ${steps}
+  }
+  for (; k < u.K; k++) ${scalarStep}`;
+  } else {
+    body = `for (var k = 0u; k < u.K; k++) ${scalarStep}`;
+  }
+  const stores = [...Array(SG_TM).keys()].map((r) => `storeRow(b, row0 + ${r}u, c0, acc${r});`).join('\n  ');
+  return `enable subgroups;
+${L.wgsl}
+fn storeRow(b: u32, m: u32, c0: u32, v: vec4<f32>) {
+  if (m >= u.M) { return; }
+  if (c0 < u.N) { storeC(b, m, c0, v.x); }
+  if (c0 + 1u < u.N) { storeC(b, m, c0 + 1u, v.y); }
+  if (c0 + 2u < u.N) { storeC(b, m, c0 + 2u, v.z); }
+  if (c0 + 3u < u.N) { storeC(b, m, c0 + 3u, v.w); }
+}
+@compute @workgroup_size(${S})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  let b = wid.z;
+  let row0 = wid.y * ${SG_TM}u;
+  let c0 = (wid.x * ${S}u + lane) * 4u;
+  ${rows}
+  ${cols}
+  ${acc}
+  ${body}
+  ${stores}
+}`;
+}
+
+export const TILE = 64;
+const TK = 16;
+
+function tiledSource(L: GemmLayout): string {
+  return `${L.wgsl}
+var<workgroup> As: array<array<f32, ${TILE}>, ${TK}>;
+var<workgroup> Bs: array<array<f32, ${TILE}>, ${TK}>;
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let b = wid.z;
+  let row0 = wid.y * ${TILE}u;
+  let col0 = wid.x * ${TILE}u;
+  let t = lid.y * 16u + lid.x;
+  var acc: array<array<f32, 4>, 4>;
+  for (var i = 0u; i < 4u; i++) { for (var j = 0u; j < 4u; j++) { acc[i][j] = 0.0; } }
+  for (var k0 = 0u; k0 < u.K; k0 += ${TK}u) {
+    // 256 threads stage a 64x16 tile of A and a 16x64 tile of B, 4 elements each.
+    for (var e = 0u; e < 4u; e++) {
+      let idx = t + e * 256u;
+      let am = idx / ${TK}u;
+      let ak = idx % ${TK}u;
+      let gm = row0 + am;
+      let gk = k0 + ak;
+      As[ak][am] = select(0.0, loadA(rowA(b, min(gm, u.M - 1u)), min(gk, u.K - 1u)), gm < u.M && gk < u.K);
+      let bk = idx / ${TILE}u;
+      let bn = idx % ${TILE}u;
+      let gk2 = k0 + bk;
+      let gn = col0 + bn;
+      Bs[bk][bn] = select(0.0, loadB(colB(b, min(gn, u.N - 1u)), min(gk2, u.K - 1u)), gk2 < u.K && gn < u.N);
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${TK}u; kk++) {
+      var av: array<f32, 4>;
+      var bv: array<f32, 4>;
+      for (var i = 0u; i < 4u; i++) { av[i] = As[kk][lid.y * 4u + i]; bv[i] = Bs[kk][lid.x * 4u + i]; }
+      for (var i = 0u; i < 4u; i++) { for (var j = 0u; j < 4u; j++) { acc[i][j] += av[i] * bv[j]; } }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let m = row0 + lid.y * 4u + i;
+    if (m >= u.M) { continue; }
+    for (var j = 0u; j < 4u; j++) {
+      let n = col0 + lid.x * 4u + j;
+      if (n < u.N) { storeC(b, m, n, acc[i][j]); }
+    }
+  }
+}`;
+}
+
+function naiveSource(L: GemmLayout): string {
+  return `${L.wgsl}
+@compute @workgroup_size(16, 16)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let n = gid.x;
+  let m = gid.y;
+  let b = gid.z;
+  if (m >= u.M || n >= u.N) { return; }
+  let ra = rowA(b, m);
+  let cb = colB(b, n);
+  var acc = 0.0;
+  for (var k = 0u; k < u.K; k++) { acc += loadA(ra, k) * loadB(cb, k); }
+  storeC(b, m, n, acc);
+}`;
+}
+
+export type GemmVariant = 'naive' | 'subgroup' | 'tiled';
+
+/** WGSL source and launch grid for one GEMM of M x N per batch, nBatch batches. */
+export function gemmProgram(L: GemmLayout, variant: GemmVariant, S: number, M: number, N: number, nBatch: number): {
+  key: string; code: () => string; grid: [number, number, number];
+} {
+  if (variant === 'subgroup') {
+    return { key: `gemm:sg${S}:${L.key}`, code: () => subgroupSource(L, S), grid: [Math.ceil(N / (4 * S)), Math.ceil(M / SG_TM), nBatch] };
+  }
+  const plain = { ...L, vecA: false, vecBk: false, vecBn: false };
+  if (variant === 'tiled') {
+    return { key: `gemm:tiled:${L.key}`, code: () => tiledSource(plain), grid: [Math.ceil(N / TILE), Math.ceil(M / TILE), nBatch] };
+  }
+  return { key: `gemm:naive:${L.key}`, code: () => naiveSource(plain), grid: [Math.ceil(N / 16), Math.ceil(M / 16), nBatch] };
+}
