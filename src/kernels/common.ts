@@ -52,6 +52,12 @@ export function grid1d(total: number, wg: number): [number, number, number] {
   return [x, Math.ceil(groups / x), 1];
 }
 
+/** A launch of `rows` x `inner` invocations: x covers inner in workgroups of `wg`, rows fold into y and z. */
+export function gridRows(inner: number, rows: number, wg: number): [number, number, number] {
+  const y = Math.max(1, Math.min(rows, 65535));
+  return [Math.max(1, Math.ceil(inner / wg)), y, Math.max(1, Math.ceil(rows / y))];
+}
+
 /** WGSL expression for the linear invocation index of a grid1d launch. */
 export const WGSL_LINEAR_ID = (wg: number) =>
   `(wid.y * nwg.x + wid.x) * ${wg}u + lid.x`;

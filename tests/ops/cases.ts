@@ -19,7 +19,7 @@ const UNARY_API: Record<string, (x: F.Tensor, p0: number, p1: number) => F.Tenso
 for (const e of UNARY) {
   const fn = UNARY_API[e.name]!;
   const [p0, p1] = e.testParams ?? [0, 0];
-  for (const [label, shape, transposed] of [['7x13', [7, 13], false], ['size1', [1], false], ['3x1x5 transposed', [3, 1, 5], true]] as const) {
+  for (const [label, shape, transposed] of [['7x13', [7, 13], false], ['6x4 (vec4 path)', [6, 4], false], ['size1', [1], false], ['3x1x5 transposed', [3, 1, 5], true]] as const) {
     add({ op: e.name, label, inputs: [{ shape: [...shape], domain: e.domain ?? 'any', transposed }], run: ([x]) => fn(x!, p0, p1),
       backward: e.name !== 'sign' && e.name !== 'cast', tol: e.name === 'gelu' ? 5e-4 : undefined });
   }
@@ -34,6 +34,7 @@ for (const e of BINARY) {
   const nd = e.out === 'u32';
   const shapes: [string, number[], number[], boolean][] = [
     ['same 5x6', [5, 6], [5, 6], false],
+    ['same 4x6 (vec4 path)', [4, 6], [4, 6], false],
     ['broadcast 4x5 + 5', [4, 5], [5], false],
     ['broadcast 3x1x6 + 1x4x1', [3, 1, 6], [1, 4, 1], false],
     ['scalar-like 1 + 2x3', [1], [2, 3], false],
@@ -98,6 +99,9 @@ add({ op: 'matmul', label: 'linear with bias', inputs: [{ shape: [3, 10] }, { sh
 
 // ---- softmax ----
 add({ op: 'softmax', label: 'rows of 13', inputs: [{ shape: [4, 13] }], run: ([x]) => F.softmax(x!) });
+add({ op: 'softmax', label: 'rows of 24 (vec4), 11 rows', inputs: [{ shape: [11, 24] }], run: ([x]) => F.softmax(x!) });
+add({ op: 'softmax', label: 'vec4 rows with broadcast mask', inputs: [{ shape: [2, 3, 8] }, { shape: [3, 1] }], run: ([x, m]) => F.softmax(x!, m!) });
+add({ op: 'logSoftmax', label: 'vec4 rows of 16 with key mask', inputs: [{ shape: [3, 5, 16] }, { shape: [3, 1, 16], grad: false }], run: ([x, m]) => F.logSoftmax(x!, m!) });
 add({ op: 'softmax', label: 'mask broadcast with grad', inputs: [{ shape: [2, 3, 5] }, { shape: [3, 5] }], run: ([x, m]) => F.softmax(x!, m!) });
 add({ op: 'softmax', label: 'transposed, size-1 rows', inputs: [{ shape: [4, 1], transposed: true }], run: ([x]) => F.softmax(x!) });
 add({ op: 'logSoftmax', label: 'rows of 10', inputs: [{ shape: [6, 10] }], run: ([x]) => F.logSoftmax(x!) });

@@ -1,6 +1,9 @@
 // One generic WGSL kernel for every element-wise table entry: up to three broadcasting, strided inputs,
-// a contiguous output. The pipeline key is (entry, dtypes); shapes, strides, offsets and the scalar
+// a contiguous output. The pipeline key is (entry, dtypes, vec4); shapes, strides, offsets and the scalar
 // parameters come from the uniform slot, so one pipeline serves every shape.
+// The vec4 variant (dense same-shape operands, 16-byte aligned, length % 4 == 0) binds every array as
+// vec4 and handles four elements per invocation: on llvmpipe each per-lane load is a scalar gather, so loading
+// 16 bytes at a time is what makes streaming ops fast.
 import type { DType } from '../../tensor/dtype.ts';
 import { Uniforms, WGSL_IDS, WGSL_LINEAR_ID, grid1d, wgslEnable, dispatch } from '../common.ts';
 import type { Tensor } from '../../tensor/tensor.ts';
@@ -8,6 +11,41 @@ import { EW_PRELUDE, type EwEntry } from './elementwise.table.ts';
 
 const WG = 256;
 const NAMES = ['A', 'B', 'C'] as const;
+
+/** The table expression as a function of scalars: the vec4 variant calls it once per component. */
+function opFn(entry: EwEntry, inTypes: DType[]): string {
+  const args = inTypes.map((_, k) => `${NAMES[k]!.toLowerCase()}: T${NAMES[k]}`).join(', ');
+  return `fn op(${args}, i: u32, p0: f32, p1: f32) -> TO { return TO(${entry.wgsl}); }`;
+}
+
+function vec4Source(entry: EwEntry, inTypes: DType[], outType: DType): string {
+  const arity = inTypes.length;
+  const decls = inTypes.map((t, k) => `alias T${NAMES[k]} = ${t};\n@group(0) @binding(${k + 1}) var<storage, read> ${NAMES[k]}: array<vec4<T${NAMES[k]}>>;`).join('\n');
+  const loads = inTypes.map((_, k) => `let v${k} = ${NAMES[k]}[i + u.off[${k}] / 4u];`).join('\n  ');
+  const comp = (c: string, j: number) => `op(${inTypes.map((_, k) => `v${k}.${c}`).join(', ')}, e + ${j}u, u.p.x, u.p.y)`;
+  return `${wgslEnable([...inTypes, outType])}
+struct U {
+  n: u32, rank: u32, contig: u32, _pad: u32,
+  shape: array<vec4<u32>, 2>,
+  ${inTypes.map((_, k) => `s${k}: array<vec4<u32>, 2>,`).join('\n  ')}
+  off: vec4<u32>,
+  p: vec4<f32>,
+};
+@group(0) @binding(0) var<uniform> u: U;
+${decls}
+alias TO = ${outType};
+@group(0) @binding(${arity + 1}) var<storage, read_write> O: array<vec4<TO>>;
+${EW_PRELUDE}
+${opFn(entry, inTypes)}
+@compute @workgroup_size(${WG})
+fn main(${WGSL_IDS}) {
+  let i = ${WGSL_LINEAR_ID(WG)};
+  if (i * 4u >= u.n) { return; }
+  let e = i * 4u;
+  ${loads}
+  O[i] = vec4<TO>(${['x', 'y', 'z', 'w'].map((c, j) => comp(c, j)).join(', ')});
+}`;
+}
 
 function source(entry: EwEntry, inTypes: DType[], outType: DType): string {
   const arity = inTypes.length;
@@ -61,11 +99,13 @@ export function ewWgsl(
   shape: readonly number[],
 ): void {
   const inTypes = inputs.map((t) => t.dtype);
-  const key = `ew:${entry.name}:${inTypes.join(',')}:${out.dtype}`;
+  const vec4 = contig && out.size % 4 === 0 && [...inputs, out].every((t) => t.offset % 4 === 0 && t.dtype !== 'f16');
+  const key = `ew:${entry.name}:${inTypes.join(',')}:${out.dtype}${vec4 ? ':vec4' : ''}`;
   const u = new Uniforms().u32(out.size).u32(shape.length).u32(contig ? 1 : 0).u32(0).arr8(shape, 1);
   for (const s of inStrides) u.arr8(s);
   u.pad();
   for (let k = 0; k < 4; k++) u.u32(inputs[k]?.offset ?? 0);
   u.f32(p0).f32(p1).f32(0).f32(0);
-  dispatch(key, [...inputs.map(() => 'read' as const), 'rw'], () => source(entry, inTypes, out.dtype), [...inputs, out], u, grid1d(out.size, WG), entry.name);
+  const code = vec4 ? () => vec4Source(entry, inTypes, out.dtype) : () => source(entry, inTypes, out.dtype);
+  dispatch(key, [...inputs.map(() => 'read' as const), 'rw'], code, [...inputs, out], u, grid1d(vec4 ? out.size / 4 : out.size, WG), entry.name);
 }

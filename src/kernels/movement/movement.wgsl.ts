@@ -2,48 +2,79 @@
 // Both index through shape/strides in uniforms, so any view layout uses the same pipeline.
 import type { DType } from '../../tensor/dtype.ts';
 import type { Tensor } from '../../tensor/tensor.ts';
-import { Uniforms, WGSL_IDS, WGSL_LINEAR_ID, dispatch, grid1d, wgslEnable } from '../common.ts';
+import { Uniforms, WGSL_IDS, WGSL_LINEAR_ID, dispatch, grid1d, gridRows, wgslEnable } from '../common.ts';
 import type { CopyPlan } from './movement.cpu.ts';
 
 const WG = 256;
+// The copy kernel: 64 lanes along the innermost dim, ROWS outer rows per workgroup.
+const CWG = 64;
+const ROWS = 16;
 
-function copySource(t: DType): string {
+// Launch shape: x covers the innermost dim, y/z the rows of all outer dims. Only the row index (the same for a
+// whole workgroup) is decoded with div/mod: llvmpipe has no vector integer division, so a per-lane decode
+// costs a scalar divide per lane and dim, which made this copy 10x slower.
+function copySource(t: DType, rank: number): string {
+  // Unrolled over the rank (a pipeline variant, like the dtype): constant indices into the uniform arrays.
+  // Dynamically indexed uniform arrays were the cost here: llvmpipe turns them into per-lane gathers.
+  const at = (arr: string, d: number) => `u.${arr}[${d >> 2}].${'xyzw'[d & 3]}`;
+  const outer: string[] = [];
+  for (let d = rank - 2; d >= 0; d--) {
+    outer.push(`{
+    let s = ${at('shape', d)};
+    let q = rem % s;
+    rem = rem / s;
+    so += ((q + s - ${at('shift', d)}) % s) * ${at('ss', d)};
+    dO += q * ${at('ds', d)};
+  }`);
+  }
+  const last = rank - 1;
   return `${wgslEnable([t])}
 struct U {
-  n: u32, rank: u32, srcOff: u32, dstOff: u32,
+  inner: u32, rows: u32, rank: u32, srcOff: u32, dstOff: u32, _a: u32, _b: u32, _c: u32,
   shape: array<vec4<u32>, 2>, ss: array<vec4<u32>, 2>, ds: array<vec4<u32>, 2>, shift: array<vec4<u32>, 2>,
 };
 @group(0) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> S: array<${t}>;
 @group(0) @binding(2) var<storage, read_write> D: array<${t}>;
-@compute @workgroup_size(${WG})
+@compute @workgroup_size(${CWG})
 fn main(${WGSL_IDS}) {
-  let i = ${WGSL_LINEAR_ID(WG)};
-  if (i >= u.n) { return; }
-  var rem = i;
-  var so = u.srcOff;
-  var dO = u.dstOff;
-  for (var d = i32(u.rank) - 1; d >= 0; d--) {
-    let dd = u32(d);
-    let s = u.shape[dd / 4u][dd % 4u];
-    let q = rem % s;
-    rem = rem / s;
-    let sh = u.shift[dd / 4u][dd % 4u];
-    so += ((q + s - sh) % s) * u.ss[dd / 4u][dd % 4u];
-    dO += q * u.ds[dd / 4u][dd % 4u];
+  let col = wid.x * ${CWG}u + lid.x;
+  if (col >= u.inner) { return; }
+  let sLast = ${at('shape', last)};
+  var c = col + sLast - ${at('shift', last)};
+  if (c >= sLast) { c -= sLast; }
+  let sCol = c * ${at('ss', last)};
+  let dCol = col * ${at('ds', last)};
+  // Each workgroup copies ROWS rows: lavapipe pays a fixed cost per workgroup, so many tiny ones are slow.
+  let row0 = (wid.z * nwg.y + wid.y) * ${ROWS}u;
+  for (var row = row0; row < min(row0 + ${ROWS}u, u.rows); row++) {
+    var rem = row;
+    var so = u.srcOff;
+    var dO = u.dstOff;
+    ${outer.join('\n    ')}
+    D[dO + dCol] = S[so + sCol];
   }
-  D[dO] = S[so];
 }`;
 }
 
 export function copyWgsl(src: Tensor, dst: Tensor, p: CopyPlan): void {
   const n = p.shape.reduce((a, b) => a * b, 1);
   if (n === 0) return;
-  const u = new Uniforms().u32(n).u32(p.shape.length).u32(p.srcOffset).u32(p.dstOffset)
-    .arr8(p.shape, 1).arr8(p.srcStrides).arr8(p.dstStrides).arr8(p.shifts ?? []);
+  // Walk the source contiguously when one of its dims has unit stride (a transpose then writes scattered but
+  // reads in order, which measured faster on llvmpipe): move that dim innermost. Rank 0 copies one element.
+  const unit = p.srcStrides.indexOf(1);
+  if (unit >= 0 && unit !== p.shape.length - 1 && !p.shifts) {
+    const order = [...p.shape.keys()].filter((d) => d !== unit).concat(unit);
+    p = { ...p, shape: order.map((d) => p.shape[d]!), srcStrides: order.map((d) => p.srcStrides[d]!), dstStrides: order.map((d) => p.dstStrides[d]!) };
+  }
+  const shape = p.shape.length ? p.shape : [1];
+  const inner = shape[shape.length - 1]!;
+  const rows = n / inner;
+  const u = new Uniforms().u32(inner).u32(rows).u32(shape.length).u32(p.srcOffset).u32(p.dstOffset).u32(0).u32(0).u32(0)
+    .arr8(shape, 1).arr8(p.srcStrides).arr8(p.dstStrides).arr8(p.shifts ?? []);
   // f16 moves as f16; every 4-byte type moves as raw u32 bits (one pipeline for f32/i32/u32).
   const t: DType = src.dtype === 'f16' ? 'f16' : 'u32';
-  dispatch(`copy:${t}`, ['read', 'rw'], () => copySource(t), [src, dst], u, grid1d(n, WG), 'copy');
+  dispatch(`copy:${t}:r${shape.length}`, ['read', 'rw'], () => copySource(t, shape.length), [src, dst], u, gridRows(inner, Math.ceil(rows / ROWS), CWG), 'copy');
 }
 
 function fillSource(t: DType): string {

@@ -1,25 +1,73 @@
-// Softmax / log-softmax over the last axis: one invocation per row (rows here are short, ≤ a few hundred:
-// attention rows of 144 or 22 keys), three streaming passes, no barriers. The optional additive mask is read
-// through broadcast strides decoded once per row.
+// Softmax / log-softmax over the last axis (attention rows of 144 or 22 keys, class rows of 2): three streaming
+// passes, no barriers. Two row strategies from one template:
+//   thread    one invocation per row (no subgroup support needed);
+//   subgroup  one subgroup per row: lanes read consecutive elements (no per-lane gathers, which is what costs
+//             on llvmpipe) and combine with subgroupMax/subgroupAdd.
+// The optional additive mask is read through broadcast strides decoded once per row.
 import type { Tensor } from '../../tensor/tensor.ts';
-import { Uniforms, WGSL_IDS, WGSL_LINEAR_ID, dispatch, grid1d } from '../common.ts';
+import { Uniforms, WGSL_IDS, dispatch, grid1d } from '../common.ts';
+import { getRuntime } from '../../runtime/device.ts';
 
 const WG = 64;
 
-function forwardSource(log: boolean, masked: boolean): string {
-  const m = (j: string) => (masked ? ` + M[mo + ${j} * u.mCol]` : '');
-  return `
+type RowMode = 'thread' | 'subgroup';
+
+/**
+ * Measured on lavapipe (64x144x144): a thread per row with vec4 loads 2.4 ms, a subgroup per row 3.1 ms; so rows
+ * under 1024 go per thread there. On real GPUs a thread per row would read uncoalesced, so rows go per subgroup.
+ * FIANET_SOFTMAX_ROWS=thread|subgroup overrides (tuning).
+ */
+function rowMode(n: number): { mode: RowMode; S: number } {
+  const r = getRuntime().report;
+  const forced = process.env.FIANET_SOFTMAX_ROWS;
+  const canSubgroup = r.subgroupSize > 0 && r.subgroupSize <= WG;
+  const want = forced === 'thread' || forced === 'subgroup' ? forced : r.variant === 'subgroup' && n < 1024 ? 'thread' : 'subgroup';
+  return want === 'subgroup' && canSubgroup ? { mode: 'subgroup', S: r.subgroupSize } : { mode: 'thread', S: 1 };
+}
+
+/** Header shared by the kernels: row index, lane, and the two row reductions for the chosen strategy. */
+function rowPrelude(mode: RowMode): { enable: string; params: string; row: string; lane: string; step: string; max: (v: string) => string; add: (v: string) => string } {
+  if (mode === 'thread') {
+    return {
+      enable: '', params: WGSL_IDS, row: `(wid.y * nwg.x + wid.x) * ${WG}u + lid.x`, lane: '0u', step: '1u',
+      max: (v) => v, add: (v) => v,
+    };
+  }
+  return {
+    enable: 'enable subgroups;',
+    params: `${WGSL_IDS}, @builtin(subgroup_invocation_id) sgLane: u32, @builtin(subgroup_size) sgSize: u32`,
+    row: `(wid.y * nwg.x + wid.x) * (${WG}u / sgSize) + lid.x / sgSize`, lane: 'sgLane', step: 'sgSize',
+    max: (v) => `subgroupMax(${v})`, add: (v) => `subgroupAdd(${v})`,
+  };
+}
+
+/**
+ * Forward kernel. With vec4 (row length % 4 == 0, aligned rows) every lane reads 16 bytes per load; the mask,
+ * which may be broadcast along the row, is still read per element.
+ */
+function forwardSource(log: boolean, masked: boolean, mode: RowMode, vec4: boolean): string {
+  const R = rowPrelude(mode);
+  const T = vec4 ? 'vec4<f32>' : 'f32';
+  const n = vec4 ? '(u.n / 4u)' : 'u.n';
+  const maskAt = (e: string) => `M[mo + (${e}) * u.mCol]`;
+  const mask = !masked ? '' : vec4
+    ? ` + vec4<f32>(${[0, 1, 2, 3].map((c) => maskAt(`4u * j + ${c}u`)).join(', ')})`
+    : ` + ${maskAt('j')}`;
+  const hmax = vec4 ? (v: string) => `max(max(${v}.x, ${v}.y), max(${v}.z, ${v}.w))` : (v: string) => v;
+  const hsum = vec4 ? (v: string) => `(${v}.x + ${v}.y + ${v}.z + ${v}.w)` : (v: string) => v;
+  return `${R.enable}
 struct U { rows: u32, n: u32, rank: u32, mCol: u32, mOff: u32, _a: u32, _b: u32, _c: u32,
   shape: array<vec4<u32>, 2>, mStr: array<vec4<u32>, 2> };
 @group(0) @binding(0) var<uniform> u: U;
-@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> X: array<${T}>;
 ${masked ? '@group(0) @binding(2) var<storage, read> M: array<f32>;' : ''}
-@group(0) @binding(${masked ? 3 : 2}) var<storage, read_write> O: array<f32>;
+@group(0) @binding(${masked ? 3 : 2}) var<storage, read_write> O: array<${T}>;
 @compute @workgroup_size(${WG})
-fn main(${WGSL_IDS}) {
-  let r = ${WGSL_LINEAR_ID(WG)};
-  if (r >= u.rows) { return; }
-  let base = r * u.n;
+fn main(${R.params}) {
+  let row = ${R.row};
+  // Rows past the end recompute the last row and skip the writes: subgroup ops need every lane present.
+  let r = min(row, u.rows - 1u);
+  let base = r * ${n};
   var mo = u.mOff;
   ${masked ? `var rem = r;
   for (var d = i32(u.rank) - 1; d >= 0; d--) {
@@ -28,50 +76,76 @@ fn main(${WGSL_IDS}) {
     mo += (rem % s) * u.mStr[dd / 4u][dd % 4u];
     rem = rem / s;
   }` : ''}
+  // Online max and sum in one pass (the sum is rescaled when the max grows), then one write pass: the row is
+  // read twice instead of three times.
   var mx = -3.4028234663852886e38;
-  for (var j = 0u; j < u.n; j++) { mx = max(mx, X[base + j]${m('j')}); }
   var s = 0.0;
-  for (var j = 0u; j < u.n; j++) { s += exp(X[base + j]${m('j')} - mx); }
+  for (var j = ${R.lane}; j < ${n}; j += ${R.step}) {
+    let v = X[base + j]${mask};
+    let m2 = max(mx, ${hmax('v')});
+    s = s * exp(mx - m2) + ${hsum('exp(v - m2)')};
+    mx = m2;
+  }
+  let rowMax = ${R.max('mx')};
+  s = ${R.add('s * exp(mx - rowMax)')};
+  mx = rowMax;
   ${log ? 'let ls = log(s);' : 'let inv = 1.0 / s;'}
-  for (var j = 0u; j < u.n; j++) {
-    let v = X[base + j]${m('j')} - mx;
-    O[base + j] = ${log ? 'v - ls' : 'exp(v) * inv'};
+  if (row < u.rows) {
+    for (var j = ${R.lane}; j < ${n}; j += ${R.step}) {
+      let v = X[base + j]${mask} - mx;
+      O[base + j] = ${log ? 'v - ls' : 'exp(v) * inv'};
+    }
   }
 }`;
+}
+
+function rowsGrid(rows: number, mode: RowMode, S: number): [number, number, number] {
+  return grid1d(mode === 'thread' ? rows : rows * S, WG);
 }
 
 export function softmaxWgsl(x: Tensor, out: Tensor, rows: number, n: number, log: boolean,
   mask: { t: Tensor; rowShape: number[]; rowStrides: number[]; colStride: number } | null): void {
   const u = new Uniforms().u32(rows).u32(n).u32(mask?.rowShape.length ?? 0).u32(mask?.colStride ?? 0)
     .u32(mask?.t.offset ?? 0).u32(0).u32(0).u32(0).arr8(mask?.rowShape ?? [], 1).arr8(mask?.rowStrides ?? []);
-  const key = `softmax:${log ? 'log' : 'exp'}:${mask ? 'mask' : 'plain'}`;
+  const { mode, S } = rowMode(n);
+  const vec4 = n % 4 === 0 && x.offset % 4 === 0;
+  const key = `softmax:${log ? 'log' : 'exp'}:${mask ? 'mask' : 'plain'}:${mode}${vec4 ? ':vec4' : ''}`;
   const ts = mask ? [x, mask.t, out] : [x, out];
-  dispatch(key, mask ? ['read', 'read', 'rw'] : ['read', 'rw'], () => forwardSource(log, !!mask), ts, u, grid1d(rows, WG), key);
+  dispatch(key, mask ? ['read', 'read', 'rw'] : ['read', 'rw'], () => forwardSource(log, !!mask, mode, vec4), ts, u, rowsGrid(rows, mode, S), key);
 }
 
-function backwardSource(log: boolean): string {
-  return `
+function backwardSource(log: boolean, mode: RowMode, vec4: boolean): string {
+  const R = rowPrelude(mode);
+  const T = vec4 ? 'vec4<f32>' : 'f32';
+  const n = vec4 ? '(u.n / 4u)' : 'u.n';
+  const hsum = vec4 ? (v: string) => `dot(${v}, vec4<f32>(1.0))` : (v: string) => v;
+  return `${R.enable}
 struct U { rows: u32, n: u32, _a: u32, _b: u32 };
 @group(0) @binding(0) var<uniform> u: U;
-@group(0) @binding(1) var<storage, read> G: array<f32>;
-@group(0) @binding(2) var<storage, read> Y: array<f32>;
-@group(0) @binding(3) var<storage, read_write> O: array<f32>;
+@group(0) @binding(1) var<storage, read> G: array<${T}>;
+@group(0) @binding(2) var<storage, read> Y: array<${T}>;
+@group(0) @binding(3) var<storage, read_write> O: array<${T}>;
 @compute @workgroup_size(${WG})
-fn main(${WGSL_IDS}) {
-  let r = ${WGSL_LINEAR_ID(WG)};
-  if (r >= u.rows) { return; }
-  let base = r * u.n;
+fn main(${R.params}) {
+  let row = ${R.row};
+  let r = min(row, u.rows - 1u);
+  let base = r * ${n};
   var s = 0.0;
-  for (var j = 0u; j < u.n; j++) { s += ${log ? 'G[base + j]' : 'G[base + j] * Y[base + j]'}; }
-  for (var j = 0u; j < u.n; j++) {
-    let i = base + j;
-    O[i] = ${log ? 'G[i] - exp(Y[i]) * s' : 'Y[i] * (G[i] - s)'};
+  for (var j = ${R.lane}; j < ${n}; j += ${R.step}) { s += ${hsum(log ? 'G[base + j]' : 'G[base + j] * Y[base + j]')}; }
+  s = ${R.add('s')};
+  if (row < u.rows) {
+    for (var j = ${R.lane}; j < ${n}; j += ${R.step}) {
+      let i = base + j;
+      O[i] = ${log ? 'G[i] - exp(Y[i]) * s' : 'Y[i] * (G[i] - s)'};
+    }
   }
 }`;
 }
 
 export function softmaxBackwardWgsl(g: Tensor, y: Tensor, out: Tensor, rows: number, n: number, log: boolean): void {
   const u = new Uniforms().u32(rows).u32(n).u32(0).u32(0);
-  const key = `softmax_bwd:${log ? 'log' : 'exp'}`;
-  dispatch(key, ['read', 'read', 'rw'], () => backwardSource(log), [g, y, out], u, grid1d(rows, WG), key);
+  const { mode, S } = rowMode(n);
+  const vec4 = n % 4 === 0 && g.offset % 4 === 0 && y.offset % 4 === 0;
+  const key = `softmax_bwd:${log ? 'log' : 'exp'}:${mode}${vec4 ? ':vec4' : ''}`;
+  dispatch(key, ['read', 'read', 'rw'], () => backwardSource(log, mode, vec4), [g, y, out], u, rowsGrid(rows, mode, S), key);
 }
