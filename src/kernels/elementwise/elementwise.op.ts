@@ -22,6 +22,10 @@ export function ewKernel(name: string, inputs: Tensor[], p0 = 0, p1 = 0, outDtyp
     if (t.dtype !== dt) throw new Error(`${name}: dtype mismatch (${inputs.map((x) => x.dtype).join(', ')})`);
   }
   if (!entry.int && !isFloat(dt)) throw new Error(`${name}: expects floating-point inputs, found ${dt}`);
+  // f16 is a storage type here: kernels compute in f32 (cast, compute, cast back).
+  if (name !== 'cast' && inputs.some((t) => t.dtype === 'f16')) {
+    throw new Error(`${name}: f16 tensors are storage only; cast to f32 first (found ${inputs.map((t) => t.dtype).join(', ')})`);
+  }
   let shape: number[] = [...inputs[0]!.shape];
   for (const t of inputs.slice(1)) shape = broadcastShapes(shape, t.shape, name);
   const out = empty(shape, outDtype ?? (entry.out === 'u32' ? 'u32' : dt), device);

@@ -34,6 +34,8 @@ export interface GemmLayout {
 }
 
 export const SG_TM = 16;
+/** Subgroups per workgroup in the subgroup variant (FIANET_SG_PER_WG overrides, for tuning). */
+const SG_PER_WG = Number(process.env.FIANET_SG_PER_WG ?? 1);
 
 function subgroupSource(L: GemmLayout, S: number): string {
   const regs = Math.max(1, SG_TM / S);
@@ -87,11 +89,12 @@ fn storeRow(b: u32, m: u32, c0: u32, v: vec4<f32>) {
   if (c0 + 2u < u.N) { storeC(b, m, c0 + 2u, v.z); }
   if (c0 + 3u < u.N) { storeC(b, m, c0 + 3u, v.w); }
 }
-@compute @workgroup_size(${S})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+@compute @workgroup_size(${S * SG_PER_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let b = wid.z;
   let row0 = wid.y * ${SG_TM}u;
-  let c0 = (wid.x * ${S}u + lane) * 4u;
+  // Several subgroups per workgroup, each on its own column tile: lavapipe pays a fixed cost per workgroup.
+  let c0 = ((wid.x * ${SG_PER_WG}u + li / ${S}u) * ${S}u + lane) * 4u;
   ${rows}
   ${cols}
   ${acc}
@@ -173,7 +176,7 @@ export function gemmProgram(L: GemmLayout, variant: GemmVariant, S: number, M: n
   key: string; code: () => string; grid: [number, number, number];
 } {
   if (variant === 'subgroup') {
-    return { key: `gemm:sg${S}:${L.key}`, code: () => subgroupSource(L, S), grid: [Math.ceil(N / (4 * S)), Math.ceil(M / SG_TM), nBatch] };
+    return { key: `gemm:sg${S}:${L.key}`, code: () => subgroupSource(L, S), grid: [Math.ceil(N / (4 * S * SG_PER_WG)), Math.ceil(M / SG_TM), nBatch] };
   }
   const plain = { ...L, vecA: false, vecBk: false, vecBn: false };
   if (variant === 'tiled') {

@@ -33,6 +33,8 @@ function check(op: string, x: Tensor, outH: number, outW: number): void {
     throw new Error(`${op}: output size (${outH}, ${outW}) must be positive integers (input ${shapeStr(x.shape)})`);
   }
   if (x.shape[2]! < 1 || x.shape[3]! < 1) throw new Error(`${op}: empty spatial input ${shapeStr(x.shape)}`);
+  // The kernels launch a (columns/64, rows, planes) grid: at most 65535 rows and N*C planes per launch.
+  if (Math.max(x.shape[2]!, outH) > 65535 || x.shape[0]! * x.shape[1]! > 65535) throw new Error(`${op}: over 65535 rows or N*C planes in ${shapeStr(x.shape)}`);
   if (x.device === 'webgpu' && x.dtype !== 'f32') throw new Error(`${op}: webgpu kernels take f32 tensors, found ${x.dtype}`);
 }
 

@@ -5,7 +5,7 @@
 // atomics and is deterministic. The candidate range is a superset from the inverse mapping (slack of a couple
 // of indices for float rounding); weight() recomputes the forward's exact index arithmetic and is 0 outside.
 import type { Tensor } from '../../tensor/tensor.ts';
-import { Uniforms, WGSL_IDS, WGSL_LINEAR_ID, dispatch, grid1d } from '../common.ts';
+import { Uniforms, WGSL_IDS, dispatch } from '../common.ts';
 import type { ResampleMode, ResamplePlan } from './resample.cpu.ts';
 
 const WG = 64;
@@ -60,8 +60,40 @@ fn candHi(i: u32, n: u32, m: u32, s: f32) -> u32 { return min(((i + 1u) * m + n 
 };
 
 const HEAD = `
-struct U { total: u32, inH: u32, inW: u32, outH: u32, outW: u32, align: u32, scaleH: f32, scaleW: f32 };
+struct U { _total: u32, inH: u32, inW: u32, outH: u32, outW: u32, align: u32, scaleH: f32, scaleW: f32 };
 @group(0) @binding(0) var<uniform> u: U;`;
+
+// Forward bodies: bilinear and nearest in closed form (a fixed 4 or 1 loads: on llvmpipe loops with per-lane
+// trip counts and re-evaluated weights cost far more than the loads); area walks its window.
+const FORWARD_BODY: Record<ResampleMode, string> = {
+  bilinear: `
+  let sh = src(oh, u.scaleH);
+  let h0 = min(u32(floor(sh)), u.inH - 1u);
+  let h1 = min(h0 + 1u, u.inH - 1u);
+  let lh = clamp(sh - f32(h0), 0.0, 1.0);
+  let sw = src(ow, u.scaleW);
+  let w0 = min(u32(floor(sw)), u.inW - 1u);
+  let w1 = min(w0 + 1u, u.inW - 1u);
+  let lw = clamp(sw - f32(w0), 0.0, 1.0);
+  let r0 = xb + h0 * u.inW;
+  let r1 = xb + h1 * u.inW;
+  Y[idx] = (1.0 - lh) * ((1.0 - lw) * X[r0 + w0] + lw * X[r0 + w1]) + lh * ((1.0 - lw) * X[r1 + w0] + lw * X[r1 + w1]);`,
+  nearest: `
+  Y[idx] = X[xb + first(oh, u.inH, u.outH, u.scaleH) * u.inW + first(ow, u.inW, u.outW, u.scaleW)];`,
+  area: `
+  let hf = first(oh, u.inH, u.outH, u.scaleH);
+  let hc = count(oh, u.inH, u.outH, u.scaleH);
+  let wf = first(ow, u.inW, u.outW, u.scaleW);
+  let wc = count(ow, u.inW, u.outW, u.scaleW);
+  var acc = 0.0;
+  for (var a = 0u; a < hc; a++) {
+    let rb = xb + (hf + a) * u.inW + wf;
+    var row = 0.0;
+    for (var b = 0u; b < wc; b++) { row += X[rb + b]; }
+    acc += row;
+  }
+  Y[idx] = acc / f32(hc * wc);`,
+};
 
 function forwardSource(mode: ResampleMode): string {
   return `${HEAD}
@@ -70,27 +102,13 @@ function forwardSource(mode: ResampleMode): string {
 ${MODE_FNS[mode]}
 @compute @workgroup_size(${WG})
 fn main(${WGSL_IDS}) {
-  let idx = ${WGSL_LINEAR_ID(WG)};
-  if (idx >= u.total) { return; }
-  let ow = idx % u.outW;
-  let t = idx / u.outW;
-  let oh = t % u.outH;
-  let xb = (t / u.outH) * u.inH * u.inW;
-  let hf = first(oh, u.inH, u.outH, u.scaleH);
-  let hc = count(oh, u.inH, u.outH, u.scaleH);
-  let wf = first(ow, u.inW, u.outW, u.scaleW);
-  let wc = count(ow, u.inW, u.outW, u.scaleW);
-  var acc = 0.0;
-  for (var a = 0u; a < hc; a++) {
-    let ih = hf + a;
-    var row = 0.0;
-    for (var b = 0u; b < wc; b++) {
-      let iw = wf + b;
-      row += weight(ow, iw, u.inW, u.outW, u.scaleW) * X[xb + ih * u.inW + iw];
-    }
-    acc += weight(oh, ih, u.inH, u.outH, u.scaleH) * row;
-  }
-  Y[idx] = acc;
+  // Grid (columns / ${WG}, rows, planes): no per-lane integer division (llvmpipe scalarizes vector udiv).
+  let ow = wid.x * ${WG}u + lid.x;
+  if (ow >= u.outW) { return; }
+  let oh = wid.y;
+  let idx = (wid.z * u.outH + oh) * u.outW + ow;
+  let xb = wid.z * u.inH * u.inW;
+  ${FORWARD_BODY[mode]}
 }`;
 }
 
@@ -101,24 +119,32 @@ function backwardSource(mode: ResampleMode): string {
 ${MODE_FNS[mode]}
 @compute @workgroup_size(${WG})
 fn main(${WGSL_IDS}) {
-  let idx = ${WGSL_LINEAR_ID(WG)};
-  if (idx >= u.total) { return; }
-  let iw = idx % u.inW;
-  let t = idx / u.inW;
-  let ih = t % u.inH;
-  let gb = (t / u.inH) * u.outH * u.outW;
+  let iw = wid.x * ${WG}u + lid.x;
+  if (iw >= u.inW) { return; }
+  let ih = wid.y;
+  let idx = (wid.z * u.inH + ih) * u.inW + iw;
+  let gb = wid.z * u.outH * u.outW;
   let h0 = candLo(ih, u.inH, u.outH, u.scaleH);
   let h1 = candHi(ih, u.inH, u.outH, u.scaleH);
   let w0 = candLo(iw, u.inW, u.outW, u.scaleW);
   let w1 = candHi(iw, u.inW, u.outW, u.scaleW);
+  // The column weights are the same for every row: evaluate them once (ranges up to 32 wide, i.e. up to ~15x
+  // upsampling; wider ranges re-evaluate per row).
+  var cw: array<f32, 32>;
+  let cached = w1 - w0 <= 32u;
+  if (cached) {
+    for (var ow = w0; ow < w1; ow++) { cw[ow - w0] = weight(ow, iw, u.inW, u.outW, u.scaleW); }
+  }
   var acc = 0.0;
   for (var oh = h0; oh < h1; oh++) {
     let wh = weight(oh, ih, u.inH, u.outH, u.scaleH);
     if (wh == 0.0) { continue; }
     var row = 0.0;
+    let gr = gb + oh * u.outW;
     for (var ow = w0; ow < w1; ow++) {
-      let ww = weight(ow, iw, u.inW, u.outW, u.scaleW);
-      if (ww != 0.0) { row += ww * G[gb + oh * u.outW + ow]; }
+      var ww: f32;
+      if (cached) { ww = cw[ow - w0]; } else { ww = weight(ow, iw, u.inW, u.outW, u.scaleW); }
+      if (ww != 0.0) { row += ww * G[gr + ow]; }
     }
     acc += wh * row;
   }
@@ -133,11 +159,11 @@ function uniforms(p: ResamplePlan, total: number): Uniforms {
 /** x (planes, inH, inW) dense -> y (planes, outH, outW). */
 export function resampleWgsl(x: Tensor, y: Tensor, p: ResamplePlan): void {
   const key = `resample_fwd:${p.mode}`;
-  dispatch(key, ['read', 'rw'], () => forwardSource(p.mode), [x, y], uniforms(p, y.size), grid1d(y.size, WG), key);
+  dispatch(key, ['read', 'rw'], () => forwardSource(p.mode), [x, y], uniforms(p, y.size), [Math.ceil(p.outW / WG), p.outH, p.planes], key);
 }
 
 /** g (planes, outH, outW) dense -> dx (planes, inH, inW), gather form. */
 export function resampleBackwardWgsl(g: Tensor, dx: Tensor, p: ResamplePlan): void {
   const key = `resample_bwd:${p.mode}`;
-  dispatch(key, ['read', 'rw'], () => backwardSource(p.mode), [g, dx], uniforms(p, dx.size), grid1d(dx.size, WG), key);
+  dispatch(key, ['read', 'rw'], () => backwardSource(p.mode), [g, dx], uniforms(p, dx.size), [Math.ceil(p.inW / WG), p.inH, p.planes], key);
 }
