@@ -19,3 +19,5 @@ export * from './nn/layers.ts';
 export * from './optim/optimizer.ts';
 export * from './optim/schedule.ts';
 export * from './optim/clip.ts';
+export * from './kernels/conv/conv.op.ts';
+export * from './nn/conv.ts';

@@ -1,10 +1,12 @@
 // `fianet bench [--only a,b] [--json]`: one JSON object per line, {bench, device, ms, gflops | gbps, ...}.
 import * as F from '../index.ts';
 import { ENGINE_BENCHES, type BenchResult } from '../../bench/engine.ts';
+import { CONV_BENCHES } from '../../bench/conv.ts';
 
 export async function runBench(only: string[] | null, json: boolean, device: F.DeviceName): Promise<BenchResult[]> {
   const all: Record<string, (d: F.DeviceName) => Promise<BenchResult>> = {
     ...ENGINE_BENCHES,
+    ...CONV_BENCHES,
     data_rrsisd: async () => {
       const { benchDataRrsisd } = await import('../data/bench.ts');
       return (await benchDataRrsisd({})) as unknown as BenchResult;

@@ -15,6 +15,8 @@ import { softmaxBackwardCpu, softmaxCpu } from './softmax/softmax.cpu.ts';
 import { softmaxBackwardWgsl, softmaxWgsl } from './softmax/softmax.wgsl.ts';
 import { gatherRowsCpu, scatterAddRowsCpu } from './gather/gather.cpu.ts';
 import { gatherRowsWgsl, scatterAddRowsWgsl } from './gather/gather.wgsl.ts';
+import { convForwardCpu, convInputGradCpu, convWeightGradCpu } from './conv/conv.cpu.ts';
+import { convForwardWgsl, convInputGradWgsl, convWeightGradWgsl } from './conv/conv.wgsl.ts';
 
 type Fn = (...args: never[]) => unknown;
 
@@ -66,4 +68,7 @@ export const MANIFEST: ManifestEntry[] = [
   k('logSoftmax', 'softmax', softmaxCpu, softmaxWgsl, { cpu: softmaxBackwardCpu, wgsl: softmaxBackwardWgsl }),
   { name: 'crossEntropy', family: 'softmax', kind: 'composite', backward: { rule: softmaxBackwardCpu } },
   k('embedding', 'gather', gatherRowsCpu, gatherRowsWgsl, { cpu: scatterAddRowsCpu, wgsl: scatterAddRowsWgsl }),
+  // The backward of a convolution is two more implicit GEMMs (input and weight gradients), each with its reference.
+  k('conv2d', 'conv', convForwardCpu, convForwardWgsl, { cpu: convInputGradCpu, wgsl: convInputGradWgsl, rule: convWeightGradWgsl }),
+  { name: 'conv1d', family: 'conv', kind: 'composite', backward: { rule: convWeightGradCpu } },
 ];

@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MANIFEST } from '../../src/kernels/manifest.ts';
 import { EW_TABLE } from '../../src/kernels/elementwise/elementwise.table.ts';
-import { CASES } from './cases.ts';
+import { ALL_CASES as CASES } from './all-cases.ts';
 
 test('every op has CPU reference, WGSL kernel, backward and a test case', () => {
   const tested = new Set(CASES.map((c) => c.op));

@@ -1,0 +1,111 @@
+// conv2d / conv1d with PyTorch semantics on NCHW (NCL) tensors: stride, padding, dilation, groups, optional bias.
+// Forward, input gradient and weight gradient are implicit GEMMs (conv.wgsl.ts); the bias gradient is a sum.
+import { apply, type FunctionDef } from '../../tensor/autograd.ts';
+import { shapeStr } from '../../tensor/shape.ts';
+import { empty, type Tensor } from '../../tensor/tensor.ts';
+import { sameDevice } from '../common.ts';
+import { contiguous, squeeze, unsqueeze } from '../movement/movement.op.ts';
+import { sum } from '../reduce/reduce.op.ts';
+import { convForwardCpu, convInputGradCpu, convOutSize, convWeightGradCpu, type ConvGeom } from './conv.cpu.ts';
+import { convForwardWgsl, convInputGradWgsl, convWeightGradWgsl } from './conv.wgsl.ts';
+
+export interface Conv2dOptions {
+  stride?: number | [number, number];
+  padding?: number | [number, number];
+  dilation?: number | [number, number];
+  groups?: number;
+}
+
+const pair = (v: number | [number, number] | undefined, d: number): [number, number] =>
+  v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : v;
+
+export function convGeometry(xShape: readonly number[], wShape: readonly number[], o: Conv2dOptions, op = 'conv2d'): ConvGeom {
+  if (xShape.length !== 4 || wShape.length !== 4) {
+    throw new Error(`${op}: expected input (B, C, H, W) and weight (Cout, Cin/groups, kH, kW), found ${shapeStr(xShape)} and ${shapeStr(wShape)}`);
+  }
+  const [B, Cin, H, W] = xShape as [number, number, number, number];
+  const [Cout, CinG, KH, KW] = wShape as [number, number, number, number];
+  const groups = o.groups ?? 1;
+  const [sh, sw] = pair(o.stride, 1);
+  const [ph, pw] = pair(o.padding, 0);
+  const [dh, dw] = pair(o.dilation, 1);
+  if (!Number.isInteger(groups) || groups < 1 || Cin % groups || Cout % groups) {
+    throw new Error(`${op}: groups ${groups} must divide input channels ${Cin} and output channels ${Cout}`);
+  }
+  if (CinG !== Cin / groups) {
+    throw new Error(`${op}: weight ${shapeStr(wShape)} expects ${CinG * groups} input channels with groups=${groups}, input ${shapeStr(xShape)} has ${Cin}`);
+  }
+  if ([sh, sw, dh, dw].some((v) => !Number.isInteger(v) || v < 1) || [ph, pw].some((v) => !Number.isInteger(v) || v < 0)) {
+    throw new Error(`${op}: stride and dilation must be positive integers and padding non-negative, found stride ${sh},${sw} padding ${ph},${pw} dilation ${dh},${dw}`);
+  }
+  const OH = convOutSize(H, KH, sh, ph, dh);
+  const OW = convOutSize(W, KW, sw, pw, dw);
+  if (OH < 1 || OW < 1) {
+    throw new Error(`${op}: kernel ${KH}x${KW} (dilation ${dh},${dw}) is larger than the padded input ${H + 2 * ph}x${W + 2 * pw} of ${shapeStr(xShape)}`);
+  }
+  return { B, Cin, H, W, Cout, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, groups };
+}
+
+function forwardKernel(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom): Tensor {
+  const y = empty([g.B, g.Cout, g.OH, g.OW], x.dtype, x.device);
+  if (y.size === 0) return y;
+  if (x.device === 'cpu') convForwardCpu(x.storage.cpu!, w.storage.cpu!, bias?.storage.cpu ?? null, g, y.storage.cpu!);
+  else convForwardWgsl(x, w, bias, g, y);
+  return y;
+}
+
+function inputGradKernel(dy: Tensor, w: Tensor, g: ConvGeom): Tensor {
+  const dx = empty([g.B, g.Cin, g.H, g.W], dy.dtype, dy.device);
+  if (dy.device === 'cpu') convInputGradCpu(dy.storage.cpu!, w.storage.cpu!, g, dx.storage.cpu!);
+  else convInputGradWgsl(dy, w, g, dx);
+  return dx;
+}
+
+function weightGradKernel(dy: Tensor, x: Tensor, g: ConvGeom): Tensor {
+  const dw = empty([g.Cout, g.Cin / g.groups, g.KH, g.KW], dy.dtype, dy.device);
+  if (dy.device === 'cpu') convWeightGradCpu(dy.storage.cpu!, x.storage.cpu!, g, dw.storage.cpu!);
+  else convWeightGradWgsl(dy, x, g, dw);
+  return dw;
+}
+
+const conv2dFn: FunctionDef<ConvGeom> = {
+  name: 'conv2d',
+  forward: (xs, g) => forwardKernel(xs[0]!, xs[1]!, xs[2] ?? null, g),
+  setupContext(ctx, xs, g) {
+    ctx.geom = g;
+    ctx.saveForBackward(xs[0]!, xs[1]!);
+  },
+  backward(ctx, gOut) {
+    const g = ctx.geom as ConvGeom;
+    const [x, w] = ctx.savedTensors;
+    const dy = contiguous(gOut);
+    return [
+      ctx.needsInputGrad[0] ? inputGradKernel(dy, w!, g) : null,
+      ctx.needsInputGrad[1] ? weightGradKernel(dy, x!, g) : null,
+      ctx.needsInputGrad[2] ? sum(dy, [0, 2, 3]) : null,
+    ];
+  },
+};
+
+export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, o: Conv2dOptions = {}): Tensor {
+  sameDevice('conv2d', x, weight, ...(bias ? [bias] : []));
+  const g = convGeometry(x.shape, weight.shape, o);
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== g.Cout)) {
+    throw new Error(`conv2d: bias ${shapeStr(bias.shape)} does not match ${g.Cout} output channels`);
+  }
+  if (x.dtype !== 'f32' && x.dtype !== 'f64') throw new Error(`conv2d: expects f32 tensors, found ${x.dtype}`);
+  const ins = [contiguous(x), contiguous(weight), ...(bias ? [contiguous(bias)] : [])];
+  return apply(conv2dFn, ins, g);
+}
+
+/** conv1d on (B, C, L) as a conv2d over a height-1 image. */
+export function conv1d(x: Tensor, weight: Tensor, bias?: Tensor | null, o: { stride?: number; padding?: number; dilation?: number; groups?: number } = {}): Tensor {
+  if (x.rank !== 3 || weight.rank !== 3) {
+    throw new Error(`conv1d: expected input (B, C, L) and weight (Cout, Cin/groups, k), found ${shapeStr(x.shape)} and ${shapeStr(weight.shape)}`);
+  }
+  const y = conv2d(unsqueeze(x, 2), unsqueeze(weight, 2), bias, {
+    stride: [1, o.stride ?? 1], padding: [0, o.padding ?? 0], dilation: [1, o.dilation ?? 1], groups: o.groups,
+  });
+  return squeeze(y, 2);
+}
+

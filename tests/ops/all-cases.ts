@@ -1,0 +1,5 @@
+// Every family's cases, for the manifest test (each family's own test file runs its cases).
+import { CASES } from './cases.ts';
+import { CASES_CONV } from './cases-conv.ts';
+
+export const ALL_CASES = [...CASES, ...CASES_CONV];

@@ -1,0 +1,34 @@
+// conv2d / conv1d cases: FIANet's shapes in miniature (4x4 stride-4 patch embedding, 3x3 pad 1 without bias,
+// 1x1 with bias, conv1d 1x1) and the general knobs (stride, dilation, groups, odd sizes, size 1).
+import { conv1d, conv2d, type Conv2dOptions } from '../../src/kernels/conv/conv.op.ts';
+import type { OpCase } from './harness.ts';
+
+const c2 = (label: string, x: number[], w: number[], bias: boolean, o: Conv2dOptions, extra: Partial<OpCase> = {}): OpCase => ({
+  op: 'conv2d', label, tol: 5e-4,
+  inputs: [{ shape: x }, { shape: w }, ...(bias ? [{ shape: [w[0]!] }] : [])],
+  run: ([a, b, c]) => conv2d(a!, b!, c ?? null, o),
+  ...extra,
+});
+
+export const CASES_CONV: OpCase[] = [
+  c2('patch embed 4x4 stride 4', [2, 3, 8, 12], [5, 3, 4, 4], true, { stride: 4 }),
+  c2('3x3 pad 1 no bias', [1, 6, 7, 5], [4, 6, 3, 3], false, { padding: 1 }),
+  c2('1x1 with bias (pointwise)', [2, 8, 4, 4], [6, 8, 1, 1], true, {}),
+  c2('1x1 odd spatial', [1, 3, 3, 5], [2, 3, 1, 1], true, {}),
+  c2('stride 2 pad 1 (dgrad with stride)', [2, 3, 7, 6], [4, 3, 3, 3], true, { stride: 2, padding: 1 }),
+  c2('dilation 2 groups 2', [1, 4, 9, 8], [6, 2, 3, 3], false, { padding: 2, dilation: 2, groups: 2 }),
+  c2('rectangular kernel', [1, 2, 6, 7], [3, 2, 2, 3], true, { stride: [1, 2], padding: [1, 0] }),
+  c2('size 1', [1, 1, 1, 1], [1, 1, 1, 1], true, {}),
+  c2('non-contiguous input', [2, 3, 5, 5], [2, 3, 3, 3], false, { padding: 1 }, { inputs: [{ shape: [2, 3, 5, 5], transposed: true }, { shape: [2, 3, 3, 3] }] }),
+  {
+    op: 'conv1d', label: '1x1 (SILA projections)', tol: 5e-4,
+    inputs: [{ shape: [2, 12, 7] }, { shape: [5, 12, 1] }, { shape: [5] }],
+    run: ([x, w, b]) => conv1d(x!, w!, b!),
+  },
+  {
+    op: 'conv1d', label: 'k3 pad 1', tol: 5e-4,
+    inputs: [{ shape: [1, 3, 9] }, { shape: [2, 3, 3] }],
+    run: ([x, w]) => conv1d(x!, w!, null, { padding: 1 }),
+  },
+];
+
