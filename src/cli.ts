@@ -46,13 +46,23 @@ await yargs(hideBin(process.argv))
     const s = await generateSynthetic({ format: a.format, out: a.out, n: a.n, size: a.size, seed: a.seed });
     console.log(JSON.stringify({ root: s.root, counts: s.counts, ms: Math.round(s.ms) }));
   })
+  .command('config <action> [file]', 'print the resolved config (action: print) or the documented schema (action: docs)', (y) =>
+    y.positional('action', { choices: ['print', 'docs'] as const, demandOption: true })
+      .positional('file', { type: 'string', describe: 'config YAML' })
+      .option('set', { type: 'string', array: true, default: [] as string[], describe: 'dotted override key.path=value (repeatable)' }),
+  async (a) => {
+    const { printConfig, printConfigDocs } = await import('./cli/config.ts');
+    if (a.action === 'docs') return printConfigDocs();
+    if (!a.file) throw new Error('config print needs a config file');
+    printConfig(a.file, a.set.map(String));
+  })
   .command('demo', 'the engine demo until the FIANet-tiny demo lands: train an MLP on two spirals', (y) =>
     y.option('steps', { type: 'number', default: 400 }),
   async (a) => {
     const { spiralDemo } = await import('./cli/demo.ts');
     await withDevice((d) => spiralDemo(d, a.steps));
   })
-  .demandCommand(1, 'name a command: doctor, bench, synth or demo')
+  .demandCommand(1, 'name a command: doctor, bench, synth, config or demo')
   .strict()
   .fail((msg, err) => {
     console.error(`fianet: ${err?.message ?? msg}`);
