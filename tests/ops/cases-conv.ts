@@ -1,5 +1,6 @@
 // conv2d / conv1d cases: FIANet's shapes in miniature (4x4 stride-4 patch embedding, 3x3 pad 1 without bias,
 // 1x1 with bias, conv1d 1x1) and the general knobs (stride, dilation, groups, odd sizes, size 1).
+import * as F from '../../src/index.ts';
 import { conv1d, conv2d, type Conv2dOptions } from '../../src/kernels/conv/conv.op.ts';
 import type { OpCase } from './harness.ts';
 
@@ -20,6 +21,11 @@ export const CASES_CONV: OpCase[] = [
   c2('rectangular kernel', [1, 2, 6, 7], [3, 2, 2, 3], true, { stride: [1, 2], padding: [1, 0] }),
   c2('size 1', [1, 1, 1, 1], [1, 1, 1, 1], true, {}),
   c2('non-contiguous input', [2, 3, 5, 5], [2, 3, 3, 3], false, { padding: 1 }, { inputs: [{ shape: [2, 3, 5, 5], transposed: true }, { shape: [2, 3, 3, 3] }] }),
+  {
+    op: 'conv2d', label: 'offset views (batch slice, weight and bias slices)', tol: 5e-4,
+    inputs: [{ shape: [3, 2, 5, 4] }, { shape: [5, 2, 3, 3] }, { shape: [6] }],
+    run: ([x, w, b]) => conv2d(F.slice(x!, 0, 1), F.slice(w!, 0, 1), F.slice(b!, 0, 2), { padding: 1 }),
+  },
   {
     op: 'conv1d', label: '1x1 (SILA projections)', tol: 5e-4,
     inputs: [{ shape: [2, 12, 7] }, { shape: [5, 12, 1] }, { shape: [5] }],

@@ -114,3 +114,10 @@ add({ op: 'embedding', label: '11x5 by 3x4 ids', inputs: [{ shape: [11, 5] }, { 
 add({ op: 'embedding', label: 'size 1', inputs: [{ shape: [1, 1] }, { shape: [2], ints: 1 }], run: ([w, i]) => F.embedding(w!, i!) });
 
 export const CASES = cases;
+
+// Views that are contiguous but start inside their storage (offset != 0): kernels must not index from element 0.
+CASES.push(
+  { op: 'softmax', label: 'offset view (last rows of a matrix)', inputs: [{ shape: [4, 6] }], run: ([x]) => F.softmax(F.slice(x!, 0, 2, 4)) },
+  { op: 'logSoftmax', label: 'offset view, vec4 rows', inputs: [{ shape: [5, 8] }], run: ([x]) => F.logSoftmax(F.slice(x!, 0, 1)) },
+  { op: 'embedding', label: 'offset weight view and offset ids', inputs: [{ shape: [9, 4] }, { shape: [7], ints: 5 }], run: ([w, i]) => F.embedding(F.slice(w!, 0, 3), F.slice(i!, 0, 2)) },
+);

@@ -4,7 +4,7 @@ import { apply, type FunctionDef } from '../../tensor/autograd.ts';
 import { shapeStr } from '../../tensor/shape.ts';
 import { empty, type Tensor } from '../../tensor/tensor.ts';
 import { sameDevice } from '../common.ts';
-import { contiguous, squeeze, unsqueeze } from '../movement/movement.op.ts';
+import { compact, dense, squeeze, unsqueeze } from '../movement/movement.op.ts';
 import { sum } from '../reduce/reduce.op.ts';
 import { convForwardCpu, convInputGradCpu, convOutSize, convWeightGradCpu, type ConvGeom } from './conv.cpu.ts';
 import { convForwardWgsl, convInputGradWgsl, convWeightGradWgsl } from './conv.wgsl.ts';
@@ -78,7 +78,7 @@ const conv2dFn: FunctionDef<ConvGeom> = {
   backward(ctx, gOut) {
     const g = ctx.geom as ConvGeom;
     const [x, w] = ctx.savedTensors;
-    const dy = contiguous(gOut);
+    const dy = dense(gOut);
     return [
       ctx.needsInputGrad[0] ? inputGradKernel(dy, w!, g) : null,
       ctx.needsInputGrad[1] ? weightGradKernel(dy, x!, g) : null,
@@ -94,7 +94,8 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, o: Conv2
     throw new Error(`conv2d: bias ${shapeStr(bias.shape)} does not match ${g.Cout} output channels`);
   }
   if (x.dtype !== 'f32' && x.dtype !== 'f64') throw new Error(`conv2d: expects f32 tensors, found ${x.dtype}`);
-  const ins = [contiguous(x), contiguous(weight), ...(bias ? [contiguous(bias)] : [])];
+  // The CPU references and the bias binding index from element 0: dense operands.
+  const ins = [compact(x), compact(weight), ...(bias ? [compact(bias)] : [])];
   return apply(conv2dFn, ins, g);
 }
 

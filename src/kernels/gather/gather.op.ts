@@ -6,7 +6,7 @@ import { empty, type Tensor } from '../../tensor/tensor.ts';
 import { sameDevice } from '../common.ts';
 import { gatherRowsCpu, scatterAddRowsCpu } from './gather.cpu.ts';
 import { gatherRowsWgsl, scatterAddRowsWgsl } from './gather.wgsl.ts';
-import { contiguous, zeros } from '../movement/movement.op.ts';
+import { contiguous, dense, zeros } from '../movement/movement.op.ts';
 
 function gatherKernel(w: Tensor, ids: Tensor): Tensor {
   const [rows, d] = w.shape as [number, number];
@@ -21,7 +21,7 @@ function gatherKernel(w: Tensor, ids: Tensor): Tensor {
 export function scatterAddKernel(g: Tensor, ids: Tensor, rows: number): Tensor {
   const d = g.shape[g.rank - 1]!;
   const n = ids.size;
-  const gc = contiguous(g);
+  const gc = dense(g); // the scatter kernels index g from element 0
   const out = zeros([rows, d], g.dtype, g.device);
   if (n * d === 0) return out;
   if (g.device === 'cpu') scatterAddRowsCpu(gc.storage.cpu!, ids.storage.cpu!, ids.offset, n, d, out.storage.cpu!);

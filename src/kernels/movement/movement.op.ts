@@ -197,6 +197,19 @@ export function contiguous(x: Tensor): Tensor {
   return x.isContiguous ? x : apply(contiguousFn, [x], null);
 }
 
+/**
+ * Like contiguous(), but also copies a contiguous view that starts inside its storage (offset != 0): for kernels
+ * that index their operands from element 0. Differentiable.
+ */
+export function compact(x: Tensor): Tensor {
+  return x.isContiguous && x.offset === 0 ? x : apply(contiguousFn, [x], null);
+}
+
+/** compact() without autograd, for use inside forward/backward kernels. */
+export function dense(x: Tensor): Tensor {
+  return x.isContiguous && x.offset === 0 ? x : copyKernel(x);
+}
+
 const concatFn: FunctionDef<{ axis: number }> = {
   name: 'concat',
   forward: (xs, a) => {

@@ -7,13 +7,13 @@ import { sameDevice } from '../common.ts';
 import type { DType } from '../../tensor/dtype.ts';
 import { softmaxBackwardCpu, softmaxCpu } from './softmax.cpu.ts';
 import { softmaxBackwardWgsl, softmaxWgsl } from './softmax.wgsl.ts';
-import { contiguous, reshape, unsqueeze } from '../movement/movement.op.ts';
+import { dense, reshape, unsqueeze } from '../movement/movement.op.ts';
 import { sum, sumTo } from '../reduce/reduce.op.ts';
 import { cast, div, eq, mul, neg } from '../elementwise/elementwise.op.ts';
 import { stridedWalk } from '../common.ts';
 
 function softmaxKernel(xIn: Tensor, log: boolean, mask: Tensor | null): Tensor {
-  const x = contiguous(xIn);
+  const x = dense(xIn); // the kernels index rows from element 0
   const n = x.shape[x.rank - 1]!;
   const rows = n ? x.size / n : 0;
   const out = empty(x.shape, x.dtype, x.device);
@@ -40,7 +40,7 @@ function softmaxKernel(xIn: Tensor, log: boolean, mask: Tensor | null): Tensor {
 }
 
 export function softmaxBackwardKernel(g: Tensor, y: Tensor, log: boolean): Tensor {
-  const gc = contiguous(g);
+  const gc = dense(g);
   const n = y.shape[y.rank - 1]!;
   const rows = n ? y.size / n : 0;
   const out = empty(y.shape, y.dtype, y.device);
