@@ -21,3 +21,6 @@ export * from './optim/schedule.ts';
 export * from './optim/clip.ts';
 export * from './kernels/conv/conv.op.ts';
 export * from './nn/conv.ts';
+export { layerNorm, batchNorm2d, instanceNormTokens, type BatchNormOptions } from './kernels/norm/norm.op.ts';
+export { interpolate, adaptiveAvgPool2d, type InterpolateOptions } from './kernels/resample/resample.op.ts';
+export * from './nn/norm.ts';

@@ -2,11 +2,13 @@
 import * as F from '../index.ts';
 import { ENGINE_BENCHES, type BenchResult } from '../../bench/engine.ts';
 import { CONV_BENCHES } from '../../bench/conv.ts';
+import { NORM_BENCHES } from '../../bench/norm.ts';
 
 export async function runBench(only: string[] | null, json: boolean, device: F.DeviceName): Promise<BenchResult[]> {
   const all: Record<string, (d: F.DeviceName) => Promise<BenchResult>> = {
     ...ENGINE_BENCHES,
     ...CONV_BENCHES,
+    ...NORM_BENCHES,
     data_rrsisd: async () => {
       const { benchDataRrsisd } = await import('../data/bench.ts');
       return (await benchDataRrsisd({})) as unknown as BenchResult;

@@ -17,6 +17,8 @@ import { gatherRowsCpu, scatterAddRowsCpu } from './gather/gather.cpu.ts';
 import { gatherRowsWgsl, scatterAddRowsWgsl } from './gather/gather.wgsl.ts';
 import { convForwardCpu, convInputGradCpu, convWeightGradCpu } from './conv/conv.cpu.ts';
 import { convForwardWgsl, convInputGradWgsl, convWeightGradWgsl } from './conv/conv.wgsl.ts';
+import { MANIFEST_NORM } from './norm/manifest.ts';
+import { MANIFEST_RESAMPLE } from './resample/manifest.ts';
 
 type Fn = (...args: never[]) => unknown;
 
@@ -71,4 +73,6 @@ export const MANIFEST: ManifestEntry[] = [
   // The backward of a convolution is two more implicit GEMMs (input and weight gradients), each with its reference.
   k('conv2d', 'conv', convForwardCpu, convForwardWgsl, { cpu: convInputGradCpu, wgsl: convInputGradWgsl, rule: convWeightGradWgsl }),
   { name: 'conv1d', family: 'conv', kind: 'composite', backward: { rule: convWeightGradCpu } },
+  ...MANIFEST_NORM,
+  ...MANIFEST_RESAMPLE,
 ];

@@ -1,5 +1,6 @@
 // Every family's cases, for the manifest test (each family's own test file runs its cases).
 import { CASES } from './cases.ts';
 import { CASES_CONV } from './cases-conv.ts';
+import { CASES_NORM } from './cases-norm.ts';
 
-export const ALL_CASES = [...CASES, ...CASES_CONV];
+export const ALL_CASES = [...CASES, ...CASES_CONV, ...CASES_NORM];

@@ -42,7 +42,7 @@ function forEachElem(L: GroupLayout, g: number, fn: (addr: number, i: number) =>
 }
 
 /**
- * Forward: y = (x - mean) * rstd (* w + b); writes stats[2g] = mean, stats[2g+1] = rstd = 1/sqrt(var + eps).
+ * Forward: y = (x - mean) * rstd (* w + b); writes stats (2, groups): stats[g] = mean, stats[groups + g] = rstd.
  * mode 'update' also sets running = (1 - momentum) * running + momentum * batch, with the unbiased variance for
  * running_var (as PyTorch), and increments num_batches_tracked.
  */
@@ -71,8 +71,8 @@ export function normForwardCpu(
         running!.var[g] = (1 - m) * running!.var[g]! + m * v * (count / (count - 1));
       }
     }
-    stats[2 * g] = mean;
-    stats[2 * g + 1] = rstd;
+    stats[g] = mean;
+    stats[L.groups + g] = rstd;
     forEachElem(L, g, (a, i) => {
       const xh = (x[a]! - mean) * rstd;
       y[a] = affine === 'none' ? xh : affine === 'inner' ? xh * w![i]! + b![i]! : xh * w![g]! + b![g]!;
@@ -93,8 +93,8 @@ export function normBackwardCpu(
 ): void {
   const count = L.nO * L.nI;
   for (let k = 0; k < L.groups; k++) {
-    const mean = stats[2 * k]!;
-    const rstd = stats[2 * k + 1]!;
+    const mean = stats[k]!;
+    const rstd = stats[L.groups + k]!;
     const wOf = (i: number) => (affine === 'none' ? 1 : affine === 'inner' ? w![i]! : w![k]!);
     let sg = 0;
     let sgx = 0;
@@ -128,7 +128,7 @@ export function layerNormParamGradCpu(
     let sb = 0;
     for (let r = 0; r < rows; r++) {
       const a = r * C + i;
-      sw += g[a]! * (x[a]! - stats[2 * r]!) * stats[2 * r + 1]!;
+      sw += g[a]! * (x[a]! - stats[r]!) * stats[rows + r]!;
       sb += g[a]!;
     }
     if (dw) dw[i] = sw;

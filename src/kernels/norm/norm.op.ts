@@ -6,7 +6,7 @@ import { apply, type FunctionDef } from '../../tensor/autograd.ts';
 import { shapeStr } from '../../tensor/shape.ts';
 import { empty, type Tensor } from '../../tensor/tensor.ts';
 import { sameDevice } from '../common.ts';
-import { copyInto } from '../movement/movement.op.ts';
+import { dense } from '../movement/movement.op.ts';
 import { reduceKernel } from '../reduce/reduce.op.ts';
 import { layerNormParamGradCpu, normBackwardCpu, normForwardCpu, type Affine, type GroupLayout, type StatsMode } from './norm.cpu.ts';
 import { layerNormParamGradWgsl, normBackwardWgsl, normForwardWgsl } from './norm.wgsl.ts';
@@ -14,17 +14,7 @@ import { layerNormParamGradWgsl, normBackwardWgsl, normForwardWgsl } from './nor
 // ---- kernels without autograd -------------------------------------------------------------------------------
 
 /** x itself when it is dense from element 0 (what the kernels index), else a dense copy (no autograd). */
-export function denseCopy(x: Tensor): Tensor {
-  if (x.isContiguous && x.offset === 0) return x;
-  const c = empty(x.shape, x.dtype, x.device);
-  copyInto(x, c);
-  return c;
-}
-
-/** 4 when the inner axis is dense and every group base is 16-byte aligned (the vec4 kernels), else 1. */
-function vecWidth(L: GroupLayout): number {
-  return L.sI === 1 && L.nI % 4 === 0 && L.s0 % 4 === 0 && L.s1 % 4 === 0 && L.sO % 4 === 0 ? 4 : 1;
-}
+export const denseCopy = dense;
 
 function checkGpuDtypes(op: string, ...ts: (Tensor | null)[]): void {
   for (const t of ts) {
@@ -34,18 +24,21 @@ function checkGpuDtypes(op: string, ...ts: (Tensor | null)[]): void {
 
 interface Running { mean: Tensor; var: Tensor; nbt: Tensor | null; momentum: number }
 
-/** Forward of any group layout: returns y (x's shape) and stats (groups, 2) = (mean, rstd). x, w, b dense. */
+/** Forward of any group layout: returns y (x's shape) and stats (2, groups) = (mean, rstd). x, w, b dense. */
 export function normForward(x: Tensor, L: GroupLayout, affine: Affine, w: Tensor | null, b: Tensor | null, eps: number,
   mode: StatsMode, running: Running | null): { y: Tensor; stats: Tensor } {
   const y = empty(x.shape, x.dtype, x.device);
-  const stats = empty([L.groups, 2], x.dtype, x.device);
+  const stats = empty([2, L.groups], x.dtype, x.device);
   if (x.size === 0) return { y, stats };
   if (x.device === 'cpu') {
     const run = running ? { mean: running.mean.storage.cpu!, var: running.var.storage.cpu!, nbt: running.nbt?.storage.cpu ?? null, momentum: running.momentum } : null;
     normForwardCpu(x.storage.cpu!, y.storage.cpu!, stats.storage.cpu!, L, affine, w?.storage.cpu ?? null, b?.storage.cpu ?? null, eps, mode, run);
   } else {
-    const ops = { w, b, runMean: running?.mean ?? null, runVar: running?.var ?? null, nbt: running?.nbt ?? null };
-    normForwardWgsl(x, y, stats, L, affine, ops, eps, mode, running?.momentum ?? 0, vecWidth(L));
+    // The update kernel always increments a counter: without num_batches_tracked it gets a scratch one.
+    const scratch = mode === 'update' && !running!.nbt ? empty([1], 'i32', x.device) : null;
+    const ops = { w, b, runMean: running?.mean ?? null, runVar: running?.var ?? null, nbt: running?.nbt ?? scratch };
+    normForwardWgsl(x, y, stats, L, affine, ops, eps, mode, running?.momentum ?? 0);
+    scratch?.dispose();
   }
   return { y, stats };
 }
@@ -60,7 +53,7 @@ export function normBackward(g: Tensor, x: Tensor, stats: Tensor, L: GroupLayout
   if (x.device === 'cpu') {
     normBackwardCpu(g.storage.cpu!, x.storage.cpu!, stats.storage.cpu!, L, affine, w?.storage.cpu ?? null, mode, dx.storage.cpu!, dw?.storage.cpu ?? null, db?.storage.cpu ?? null);
   } else {
-    normBackwardWgsl(g, x, stats, L, affine, w, mode, dx, dw, db, vecWidth(L));
+    normBackwardWgsl(g, x, stats, L, affine, w, mode, dx, dw, db);
   }
   return { dx, dw, db };
 }

@@ -5,7 +5,7 @@ import { apply, type FunctionDef } from '../../tensor/autograd.ts';
 import { shapeStr } from '../../tensor/shape.ts';
 import { empty, type Tensor } from '../../tensor/tensor.ts';
 import { denseCopy } from '../norm/norm.op.ts';
-import { resampleBackwardCpu, resampleCpu, resampleScale, type ResampleMode, type ResamplePlan } from './resample.cpu.ts';
+import { resampleBackwardCpu, resampleCpu, resampleScale, type ResamplePlan } from './resample.cpu.ts';
 import { resampleBackwardWgsl, resampleWgsl } from './resample.wgsl.ts';
 
 /** Resampling without autograd: x (N, C, inH, inW) -> (N, C, outH, outW). */

@@ -1,11 +1,12 @@
 // WGSL kernels for 2-D resampling of NCHW planes, from one template: a mode supplies three per-axis functions
 // (the first input tap of an output index, the tap count, and the weight of input i for output o) plus the range
 // of outputs that can reach input i. The forward gives each output pixel one invocation summing its taps; the
-// backward is the GATHER form: each input pixel sums the gradient of every output that reads it, so it needs no
-// atomics and is deterministic. The candidate range is a superset from the inverse mapping (slack of a couple
-// of indices for float rounding); weight() recomputes the forward's exact index arithmetic and is 0 outside.
-import type { Tensor } from '../../tensor/tensor.ts';
-import { Uniforms, WGSL_IDS, dispatch } from '../common.ts';
+// backward is the GATHER form, one axis at a time (W, then H): each input index sums the gradient of every output
+// that reads it, so it needs no atomics and is deterministic. The candidate range is a superset from the inverse
+// mapping (one index of slack for float rounding); weight() recomputes the forward's exact index arithmetic and is
+// 0 outside it, so the gather sums exactly the forward's taps.
+import { empty, type Tensor } from '../../tensor/tensor.ts';
+import { Uniforms, WGSL_IDS, WGSL_LINEAR_ID, dispatch, grid1d } from '../common.ts';
 import type { ResampleMode, ResamplePlan } from './resample.cpu.ts';
 
 const WG = 64;
@@ -30,21 +31,21 @@ fn weight(o: u32, i: u32, n: u32, m: u32, s: f32) -> f32 {
 fn candLo(i: u32, n: u32, m: u32, s: f32) -> u32 {
   if (s <= 0.0) { return 0u; }
   let c = select(0.5 * s - 0.5, 0.0, u.align != 0u);
-  return u32(clamp(floor((f32(i) - 1.0 - c) / s) - 2.0, 0.0, f32(m)));
+  return u32(clamp(floor((f32(i) - 1.0 - c) / s) - 1.0, 0.0, f32(m)));
 }
 fn candHi(i: u32, n: u32, m: u32, s: f32) -> u32 {
   if (s <= 0.0) { return m; }
   let c = select(0.5 * s - 0.5, 0.0, u.align != 0u);
-  return u32(clamp(ceil((f32(i) + 1.0 - c) / s) + 2.0, 0.0, f32(m)));
+  return u32(clamp(ceil((f32(i) + 1.0 - c) / s) + 1.0, 0.0, f32(m)));
 }`,
   nearest: `
 fn first(o: u32, n: u32, m: u32, s: f32) -> u32 { return min(u32(floor(f32(o) * s)), n - 1u); }
 fn count(o: u32, n: u32, m: u32, s: f32) -> u32 { return 1u; }
 fn weight(o: u32, i: u32, n: u32, m: u32, s: f32) -> f32 { return select(0.0, 1.0, first(o, n, m, s) == i); }
-fn candLo(i: u32, n: u32, m: u32, s: f32) -> u32 { return u32(clamp(floor(f32(i) / s) - 2.0, 0.0, f32(m))); }
+fn candLo(i: u32, n: u32, m: u32, s: f32) -> u32 { return u32(clamp(floor(f32(i) / s) - 1.0, 0.0, f32(m))); }
 fn candHi(i: u32, n: u32, m: u32, s: f32) -> u32 {
   if (i + 1u >= n) { return m; }
-  return u32(clamp(ceil(f32(i + 1u) / s) + 2.0, 0.0, f32(m)));
+  return u32(clamp(ceil(f32(i + 1u) / s) + 1.0, 0.0, f32(m)));
 }`,
   // Integer arithmetic: start = floor(o n / m), end = ceil((o + 1) n / m).
   area: `
@@ -63,92 +64,99 @@ const HEAD = `
 struct U { _total: u32, inH: u32, inW: u32, outH: u32, outW: u32, align: u32, scaleH: f32, scaleW: f32 };
 @group(0) @binding(0) var<uniform> u: U;`;
 
-// Forward bodies: bilinear and nearest in closed form (a fixed 4 or 1 loads: on llvmpipe loops with per-lane
+// Forward pieces per mode: `Row` holds what an output row shares (computed once per invocation), `pix` gives one
+// output pixel. bilinear and nearest are closed forms (a fixed 4 or 1 loads: on llvmpipe, loops with per-lane
 // trip counts and re-evaluated weights cost far more than the loads); area walks its window.
-const FORWARD_BODY: Record<ResampleMode, string> = {
+const FORWARD_FNS: Record<ResampleMode, string> = {
   bilinear: `
+struct Row { r0: u32, r1: u32, lh: f32 };
+fn rowOf(xb: u32, oh: u32) -> Row {
   let sh = src(oh, u.scaleH);
   let h0 = min(u32(floor(sh)), u.inH - 1u);
   let h1 = min(h0 + 1u, u.inH - 1u);
-  let lh = clamp(sh - f32(h0), 0.0, 1.0);
+  return Row(xb + h0 * u.inW, xb + h1 * u.inW, clamp(sh - f32(h0), 0.0, 1.0));
+}
+fn pix(r: Row, ow: u32) -> f32 {
   let sw = src(ow, u.scaleW);
   let w0 = min(u32(floor(sw)), u.inW - 1u);
   let w1 = min(w0 + 1u, u.inW - 1u);
   let lw = clamp(sw - f32(w0), 0.0, 1.0);
-  let r0 = xb + h0 * u.inW;
-  let r1 = xb + h1 * u.inW;
-  Y[idx] = (1.0 - lh) * ((1.0 - lw) * X[r0 + w0] + lw * X[r0 + w1]) + lh * ((1.0 - lw) * X[r1 + w0] + lw * X[r1 + w1]);`,
+  return (1.0 - r.lh) * ((1.0 - lw) * X[r.r0 + w0] + lw * X[r.r0 + w1]) + r.lh * ((1.0 - lw) * X[r.r1 + w0] + lw * X[r.r1 + w1]);
+}`,
   nearest: `
-  Y[idx] = X[xb + first(oh, u.inH, u.outH, u.scaleH) * u.inW + first(ow, u.inW, u.outW, u.scaleW)];`,
+struct Row { r: u32 };
+fn rowOf(xb: u32, oh: u32) -> Row { return Row(xb + first(oh, u.inH, u.outH, u.scaleH) * u.inW); }
+fn pix(r: Row, ow: u32) -> f32 { return X[r.r + first(ow, u.inW, u.outW, u.scaleW)]; }`,
   area: `
-  let hf = first(oh, u.inH, u.outH, u.scaleH);
-  let hc = count(oh, u.inH, u.outH, u.scaleH);
+struct Row { rb: u32, hc: u32 };
+fn rowOf(xb: u32, oh: u32) -> Row { return Row(xb + first(oh, u.inH, u.outH, u.scaleH) * u.inW, count(oh, u.inH, u.outH, u.scaleH)); }
+fn pix(r: Row, ow: u32) -> f32 {
   let wf = first(ow, u.inW, u.outW, u.scaleW);
   let wc = count(ow, u.inW, u.outW, u.scaleW);
   var acc = 0.0;
-  for (var a = 0u; a < hc; a++) {
-    let rb = xb + (hf + a) * u.inW + wf;
+  for (var a = 0u; a < r.hc; a++) {
+    let rb = r.rb + a * u.inW + wf;
     var row = 0.0;
     for (var b = 0u; b < wc; b++) { row += X[rb + b]; }
     acc += row;
   }
-  Y[idx] = acc / f32(hc * wc);`,
+  return acc / f32(r.hc * wc);
+}`,
 };
 
-function forwardSource(mode: ResampleMode): string {
+/**
+ * V = 4 (output width % 4 == 0): an invocation writes four adjacent outputs of a row as one vec4 store, sharing
+ * the row's work and the index arithmetic.
+ */
+function forwardSource(mode: ResampleMode, V: number): string {
+  const store = V === 4
+    ? 'Y[idx / 4u] = vec4<f32>(pix(r, ow), pix(r, ow + 1u), pix(r, ow + 2u), pix(r, ow + 3u));'
+    : 'Y[idx] = pix(r, ow);';
   return `${HEAD}
 @group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Y: array<${V === 4 ? 'vec4<f32>' : 'f32'}>;
 ${MODE_FNS[mode]}
+${FORWARD_FNS[mode]}
 @compute @workgroup_size(${WG})
 fn main(${WGSL_IDS}) {
-  // Grid (columns / ${WG}, rows, planes): no per-lane integer division (llvmpipe scalarizes vector udiv).
-  let ow = wid.x * ${WG}u + lid.x;
+  // Grid (columns / (${WG} V), rows, planes): no per-lane integer division (llvmpipe scalarizes vector udiv).
+  let ow = (wid.x * ${WG}u + lid.x) * ${V}u;
   if (ow >= u.outW) { return; }
   let oh = wid.y;
   let idx = (wid.z * u.outH + oh) * u.outW + ow;
-  let xb = wid.z * u.inH * u.inW;
-  ${FORWARD_BODY[mode]}
+  let r = rowOf(wid.z * u.inH * u.inW, oh);
+  ${store}
 }`;
 }
 
-function backwardSource(mode: ResampleMode): string {
-  return `${HEAD}
-@group(0) @binding(1) var<storage, read> G: array<f32>;
-@group(0) @binding(2) var<storage, read_write> DX: array<f32>;
+/**
+ * One axis of the separable backward, in gather form: src (outer, m, inner) -> dst (outer, n, inner) with
+ * dst[o, i, k] = sum over j in cand(i) of weight(j, i) * src[o, j, k]. Run along W (inner = 1), then along H
+ * (inner = inW): each pass reads ~taps values per output instead of taps² for a one-pass 2-D gather.
+ */
+function axisGatherSource(mode: ResampleMode): string {
+  return `
+struct U { total: u32, n: u32, m: u32, inner: u32, align: u32, scale: f32, _a: u32, _b: u32 };
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read> SRC: array<f32>;
+@group(0) @binding(2) var<storage, read_write> DST: array<f32>;
 ${MODE_FNS[mode]}
 @compute @workgroup_size(${WG})
 fn main(${WGSL_IDS}) {
-  let iw = wid.x * ${WG}u + lid.x;
-  if (iw >= u.inW) { return; }
-  let ih = wid.y;
-  let idx = (wid.z * u.inH + ih) * u.inW + iw;
-  let gb = wid.z * u.outH * u.outW;
-  let h0 = candLo(ih, u.inH, u.outH, u.scaleH);
-  let h1 = candHi(ih, u.inH, u.outH, u.scaleH);
-  let w0 = candLo(iw, u.inW, u.outW, u.scaleW);
-  let w1 = candHi(iw, u.inW, u.outW, u.scaleW);
-  // The column weights are the same for every row: evaluate them once (ranges up to 32 wide, i.e. up to ~15x
-  // upsampling; wider ranges re-evaluate per row).
-  var cw: array<f32, 32>;
-  let cached = w1 - w0 <= 32u;
-  if (cached) {
-    for (var ow = w0; ow < w1; ow++) { cw[ow - w0] = weight(ow, iw, u.inW, u.outW, u.scaleW); }
-  }
+  let idx = ${WGSL_LINEAR_ID(WG)};
+  if (idx >= u.total) { return; }
+  let k = idx % u.inner;
+  let t = idx / u.inner;
+  let i = t % u.n;
+  let sb = (t / u.n) * u.m * u.inner + k;
+  let j0 = candLo(i, u.n, u.m, u.scale);
+  let j1 = candHi(i, u.n, u.m, u.scale);
   var acc = 0.0;
-  for (var oh = h0; oh < h1; oh++) {
-    let wh = weight(oh, ih, u.inH, u.outH, u.scaleH);
-    if (wh == 0.0) { continue; }
-    var row = 0.0;
-    let gr = gb + oh * u.outW;
-    for (var ow = w0; ow < w1; ow++) {
-      var ww: f32;
-      if (cached) { ww = cw[ow - w0]; } else { ww = weight(ow, iw, u.inW, u.outW, u.scaleW); }
-      if (ww != 0.0) { row += ww * G[gr + ow]; }
-    }
-    acc += wh * row;
+  for (var j = j0; j < j1; j++) {
+    let w = weight(j, i, u.n, u.m, u.scale);
+    if (w != 0.0) { acc += w * SRC[sb + j * u.inner]; }
   }
-  DX[idx] = acc;
+  DST[idx] = acc;
 }`;
 }
 
@@ -158,12 +166,20 @@ function uniforms(p: ResamplePlan, total: number): Uniforms {
 
 /** x (planes, inH, inW) dense -> y (planes, outH, outW). */
 export function resampleWgsl(x: Tensor, y: Tensor, p: ResamplePlan): void {
-  const key = `resample_fwd:${p.mode}`;
-  dispatch(key, ['read', 'rw'], () => forwardSource(p.mode), [x, y], uniforms(p, y.size), [Math.ceil(p.outW / WG), p.outH, p.planes], key);
+  const V = p.outW % 4 === 0 ? 4 : 1;
+  const key = `resample_fwd:${p.mode}:v${V}`;
+  dispatch(key, ['read', 'rw'], () => forwardSource(p.mode, V), [x, y], uniforms(p, y.size), [Math.ceil(p.outW / (WG * V)), p.outH, p.planes], key);
 }
 
-/** g (planes, outH, outW) dense -> dx (planes, inH, inW), gather form. */
+/** g (planes, outH, outW) dense -> dx (planes, inH, inW): the gather along W into a scratch, then along H. */
 export function resampleBackwardWgsl(g: Tensor, dx: Tensor, p: ResamplePlan): void {
-  const key = `resample_bwd:${p.mode}`;
-  dispatch(key, ['read', 'rw'], () => backwardSource(p.mode), [g, dx], uniforms(p, dx.size), [Math.ceil(p.inW / WG), p.inH, p.planes], key);
+  const key = `resample_bwd_axis:${p.mode}`;
+  const pass = (src: Tensor, dst: Tensor, n: number, m: number, inner: number, scale: number) => {
+    const u = new Uniforms().u32(dst.size).u32(n).u32(m).u32(inner).u32(p.alignCorners ? 1 : 0).f32(scale).u32(0).u32(0);
+    dispatch(key, ['read', 'rw'], () => axisGatherSource(p.mode), [src, dst], u, grid1d(dst.size, WG), key);
+  };
+  const t = empty([p.planes, p.outH, p.inW], dx.dtype, dx.device);
+  pass(g, t, p.inW, p.outW, 1, p.scaleW);
+  pass(t, dx, p.inH, p.outH, p.inW, p.scaleH);
+  t.dispose();
 }
