@@ -56,13 +56,23 @@ await yargs(hideBin(process.argv))
     if (!a.file) throw new Error('config print needs a config file');
     printConfig(a.file, a.set.map(String));
   })
+  .command('convert <input> <output>', 'convert .pth/.bin/.safetensors weights to our safetensors (key mapping by content, never by file name)', (y) =>
+    y.positional('input', { type: 'string', demandOption: true })
+      .positional('output', { type: 'string', demandOption: true })
+      .option('kind', { choices: ['auto', 'swin', 'bert', 'fianet', 'raw'] as const, default: 'auto' as const })
+      .option('config', { type: 'string', describe: 'model config JSON to store in the metadata' })
+      .option('key', { type: 'string', describe: 'where the state dict sits in a checkpoint (model, state_dict, ...)' }),
+  async (a) => {
+    const { convert } = await import('./cli/convert.ts');
+    await convert(a.input!, a.output!, { kind: a.kind, config: a.config, key: a.key });
+  })
   .command('demo', 'the engine demo until the FIANet-tiny demo lands: train an MLP on two spirals', (y) =>
     y.option('steps', { type: 'number', default: 400 }),
   async (a) => {
     const { spiralDemo } = await import('./cli/demo.ts');
     await withDevice((d) => spiralDemo(d, a.steps));
   })
-  .demandCommand(1, 'name a command: doctor, bench, synth, config or demo')
+  .demandCommand(1, 'name a command: doctor, bench, synth, config, convert or demo')
   .strict()
   .fail((msg, err) => {
     console.error(`fianet: ${err?.message ?? msg}`);
