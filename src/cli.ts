@@ -56,6 +56,49 @@ await yargs(hideBin(process.argv))
     if (!a.file) throw new Error('config print needs a config file');
     printConfig(a.file, a.set.map(String));
   })
+  .command('train [config]', 'train from a config into experiments/<config>/<time>-<gitsha>/', (y) =>
+    y.positional('config', { type: 'string', describe: 'config YAML' })
+      .option('set', { type: 'string', array: true, default: [] as string[], describe: 'dotted override key.path=value (repeatable)' })
+      .option('resume', { type: 'string', describe: 'run folder to resume (its config is used)' })
+      .option('experiments', { type: 'string', default: 'experiments' }),
+  async (a) => {
+    if (!a.config && !a.resume) throw new Error('train needs a config file or --resume RUN_DIR');
+    const { train } = await import('./train/trainer.ts');
+    const r = await train({ config: a.config, overrides: a.set.map(String), resume: a.resume, experiments: a.experiments });
+    console.log(`run folder: ${r.runDir}`);
+    F.shutdown();
+  })
+  .command('eval <target>', 'evaluate a run folder (its best checkpoint) or a checkpoint inside one', (y) =>
+    y.positional('target', { type: 'string', demandOption: true })
+      .option('split', { choices: ['val', 'test'] as const, default: 'test' as const })
+      .option('checkpoint', { choices: ['best', 'last'] as const, default: 'best' as const })
+      .option('save-preds', { type: 'boolean', default: false })
+      .option('text-ablation', { choices: ['none', 'swap'] as const, default: 'none' as const })
+      .option('gallery', { type: 'number', default: 4, describe: 'best and worst k per category (0: none)' }),
+  async (a) => {
+    const { runEval } = await import('./cli/eval.ts');
+    await runEval({ target: a.target!, split: a.split, checkpoint: a.checkpoint, savePreds: a['save-preds'], textAblation: a['text-ablation'], gallery: a.gallery });
+    F.shutdown();
+  })
+  .command('predict <target>', 'segment the object an expression refers to in one image', (y) =>
+    y.positional('target', { type: 'string', demandOption: true, describe: 'run folder or checkpoint' })
+      .option('image', { type: 'string', demandOption: true })
+      .option('text', { type: 'string', demandOption: true })
+      .option('out', { type: 'string', demandOption: true })
+      .option('overlay', { type: 'string' }),
+  async (a) => {
+    const { runPredict } = await import('./cli/predict.ts');
+    await runPredict({ target: a.target!, image: a.image, text: a.text, out: a.out, overlay: a.overlay });
+    F.shutdown();
+  })
+  .command('summary <config>', 'parameters per module, total, and forward GMAC of a model config', (y) =>
+    y.positional('config', { type: 'string', demandOption: true })
+      .option('set', { type: 'string', array: true, default: [] as string[] })
+      .option('depth', { type: 'number', default: 3, describe: 'key depth of the parameter groups' }),
+  async (a) => {
+    const { printSummary } = await import('./cli/summary.ts');
+    printSummary(a.config!, a.set.map(String), a.depth);
+  })
   .command('convert <input> <output>', 'convert .pth/.bin/.safetensors weights to our safetensors (key mapping by content, never by file name)', (y) =>
     y.positional('input', { type: 'string', demandOption: true })
       .positional('output', { type: 'string', demandOption: true })
@@ -66,11 +109,19 @@ await yargs(hideBin(process.argv))
     const { convert } = await import('./cli/convert.ts');
     await convert(a.input!, a.output!, { kind: a.kind, config: a.config, key: a.key });
   })
-  .command('demo', 'the engine demo until the FIANet-tiny demo lands: train an MLP on two spirals', (y) =>
-    y.option('steps', { type: 'number', default: 400 }),
+  .command('demo', 'train fianet-tiny on the built-in synthetic dataset, evaluate it (also with swapped expressions), write predictions', (y) =>
+    y.option('config', { type: 'string', default: 'configs/synthetic/fianet-tiny.yaml' })
+      .option('set', { type: 'string', array: true, default: [] as string[] })
+      .option('experiments', { type: 'string', default: 'experiments' })
+      .option('spirals', { type: 'boolean', default: false, describe: 'the engine-only demo: an MLP on two spirals' }),
   async (a) => {
-    const { spiralDemo } = await import('./cli/demo.ts');
-    await withDevice((d) => spiralDemo(d, a.steps));
+    if (a.spirals) {
+      const { spiralDemo } = await import('./cli/spirals.ts');
+      await withDevice((d) => spiralDemo(d, 400));
+      return;
+    }
+    const { runDemo } = await import('./cli/demo.ts');
+    await runDemo({ config: a.config, overrides: a.set.map(String), experiments: a.experiments });
   })
   .demandCommand(1, 'name a command: doctor, bench, synth, config, convert or demo')
   .strict()
