@@ -26,6 +26,8 @@ export interface TrainOptions {
   resume?: string;
   experiments?: string;
   quiet?: boolean;
+  /** Stop (checkpoint saved, as after a crash between epochs) once this many epochs are complete. */
+  stopAfterEpochs?: number;
 }
 
 export interface TrainResult {
@@ -166,6 +168,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       } else {
         await saveCheckpoint(ckptDir, 'last', model, opt, sched, { ...state, best });
       }
+    }
+    if (o.stopAfterEpochs !== undefined && epoch + 1 >= o.stopAfterEpochs) {
+      log.line(`stopping after epoch ${epoch + 1} as asked (resume with --resume ${runDir})`);
+      opt.dispose();
+      model.dispose();
+      return { runDir, best, test: null };
     }
   }
   let test: Record<string, unknown> | null = null;
