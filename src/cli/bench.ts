@@ -3,22 +3,24 @@ import * as F from '../index.ts';
 import { ENGINE_BENCHES, type BenchResult } from '../../bench/engine.ts';
 import { CONV_BENCHES } from '../../bench/conv.ts';
 import { NORM_BENCHES } from '../../bench/norm.ts';
+import { FIANET_BENCHES, HEAVY_BENCHES } from '../../bench/fianet.ts';
 
-export async function runBench(only: string[] | null, json: boolean, device: F.DeviceName): Promise<BenchResult[]> {
-  const all: Record<string, (d: F.DeviceName) => Promise<BenchResult>> = {
+export async function runBench(only: string[] | null, json: boolean, device: F.DeviceName, all = false): Promise<BenchResult[]> {
+  const table: Record<string, (d: F.DeviceName) => Promise<BenchResult>> = {
     ...ENGINE_BENCHES,
     ...CONV_BENCHES,
     ...NORM_BENCHES,
+    ...FIANET_BENCHES,
     data_rrsisd: async () => {
       const { benchDataRrsisd } = await import('../data/bench.ts');
       return (await benchDataRrsisd({})) as unknown as BenchResult;
     },
   };
-  const names = only ?? Object.keys(all);
-  for (const n of names) if (!all[n]) throw new Error(`bench: unknown benchmark '${n}'; choose from ${Object.keys(all).join(', ')}`);
+  const names = only ?? Object.keys(table).filter((n) => all || !HEAVY_BENCHES.has(n));
+  for (const n of names) if (!table[n]) throw new Error(`bench: unknown benchmark '${n}'; choose from ${Object.keys(table).join(', ')}`);
   const out: BenchResult[] = [];
   for (const n of names) {
-    const r = await all[n]!(device);
+    const r = await table[n]!(device);
     out.push(r);
     if (json) console.log(JSON.stringify(r));
     else {
