@@ -4,6 +4,11 @@
 //
 // Reuse is safe without fences because every use of a buffer is recorded on the one queue in order: a buffer
 // released while a not-yet-submitted dispatch still reads it can only be handed to work recorded after that.
+//
+// A free buffer is always handed out lowest id first. A training step makes the same sequence of acquires and
+// releases every iteration, so it then gets the same buffers every iteration, and the runtime's bind groups
+// (keyed by buffer identity) are reused instead of recreated: with LIFO reuse ~75% of a step's dispatches
+// created a new bind group.
 
 export function sizeClass(bytes: number): number {
   const b = Math.max(bytes, 16);
@@ -34,7 +39,7 @@ export class BufferPool {
   acquire(bytes: number): GPUBuffer {
     const size = sizeClass(bytes);
     const list = this.free.get(size);
-    let buf = list?.pop();
+    let buf = list?.pop(); // lists are sorted by descending id: pop() is the lowest id
     if (buf) {
       this.stats.pooled--;
       this.stats.pooledBytes -= size;
@@ -56,7 +61,16 @@ export class BufferPool {
     this.stats.liveBytes -= size;
     let list = this.free.get(size);
     if (!list) this.free.set(size, (list = []));
-    list.push(buf);
+    // Insert keeping descending id order (binary search; free lists per size class are short).
+    const id = this.ids.get(buf)!;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.ids.get(list[mid]!)! > id) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, buf);
     this.stats.pooled++;
     this.stats.pooledBytes += size;
   }
