@@ -53,6 +53,7 @@ export class WebGPURuntime {
   private lost: string | null = null;
   private lastOp = '';
   private staging: GPUBuffer[] = [];
+  private profiler: Profiler | null = null;
   /** Dispatches recorded since creation: benchmarks and the trainer report dispatches per step from it. */
   dispatches = 0;
   private pendingDispatches = 0;
@@ -209,7 +210,12 @@ export class WebGPURuntime {
     );
     this.ringUsed += UNIFORM_SLOT;
     const bg = this.bindGroupFor(spec.key, p.layout, buffers);
-    if (!this.pass) {
+    if (this.profiler && !this.profiler.full) {
+      // Profiling: one pass per dispatch, with GPU timestamps at its start and end.
+      if (this.pass) this.pass.end();
+      this.encoder ??= this.device.createCommandEncoder();
+      this.pass = this.encoder.beginComputePass({ timestampWrites: this.profiler.next(spec.key) });
+    } else if (!this.pass) {
       this.encoder ??= this.device.createCommandEncoder();
       this.pass = this.encoder.beginComputePass();
     }
@@ -223,8 +229,8 @@ export class WebGPURuntime {
   }
 
   private bindGroupFor(key: string, layout: GPUBindGroupLayout, buffers: GPUBuffer[]): GPUBindGroup {
-    let k = key;
-    for (const b of buffers) k += ':' + this.pool.ids.get(b);
+    let k = key + '|';
+    for (const b of buffers) k += this.pool.ids.get(b) + ',';
     let bg = this.bindGroups.get(k);
     if (!bg) {
       if (this.bindGroups.size > 50000) this.bindGroups.clear();
@@ -241,8 +247,10 @@ export class WebGPURuntime {
   }
 
   private forgetBuffer(b: GPUBuffer): void {
-    const id = ':' + this.pool.ids.get(b);
-    for (const k of this.bindGroups.keys()) if (k.includes(id)) this.bindGroups.delete(k);
+    const id = `${this.pool.ids.get(b)}`;
+    for (const k of this.bindGroups.keys()) {
+      if (k.slice(k.lastIndexOf('|') + 1).split(',').includes(id)) this.bindGroups.delete(k);
+    }
   }
 
   /** Submits everything recorded so far (the uniform ring is written first, in queue order). */
@@ -253,6 +261,7 @@ export class WebGPURuntime {
       this.pass = null;
     }
     if (this.ringUsed > 0) this.device.queue.writeBuffer(this.ring, 0, this.ringData, 0, this.ringUsed);
+    this.profiler?.resolve(this.encoder);
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
     this.ringUsed = 0;
@@ -328,6 +337,22 @@ export class WebGPURuntime {
     }
   }
 
+  /** Starts per-kernel GPU timing (timestamp queries; one compute pass per dispatch, so slower). */
+  startProfile(): void {
+    if (!this.report.features.includes('timestamp-query')) throw new Error('profiling needs the timestamp-query feature');
+    this.flush();
+    this.profiler = new Profiler(this.device);
+  }
+
+  /** Stops profiling and returns GPU milliseconds and dispatch counts per kernel key, largest first. */
+  async stopProfile(): Promise<{ key: string; ms: number; count: number }[]> {
+    const p = this.profiler;
+    if (!p) return [];
+    this.flush();
+    this.profiler = null;
+    return p.collect();
+  }
+
   poolStats(): PoolStats {
     return this.pool.snapshot();
   }
@@ -350,4 +375,58 @@ const LIMIT_NAMES = [
 export function releaseGpu(rt: WebGPURuntime | null): void {
   rt?.destroy();
   gpuInstance = null;
+}
+
+/** Timestamp queries around each dispatch, resolved per submit and summed per kernel key. */
+class Profiler {
+  private readonly capacity = 4096; // the WebGPU maximum; resolved at every submit (every 64 dispatches)
+  private readonly set: GPUQuerySet;
+  private used = 0;
+  private keys: string[] = [];
+  private pending: { buffer: GPUBuffer; keys: string[] }[] = [];
+
+  constructor(private device: GPUDevice) {
+    this.set = device.createQuerySet({ type: 'timestamp', count: this.capacity });
+  }
+
+  get full(): boolean {
+    return this.used + 2 > this.capacity;
+  }
+
+  next(key: string): GPUComputePassTimestampWrites {
+    const i = this.used;
+    this.used += 2;
+    this.keys.push(key);
+    return { querySet: this.set, beginningOfPassWriteIndex: i, endOfPassWriteIndex: i + 1 };
+  }
+
+  resolve(encoder: GPUCommandEncoder): void {
+    if (!this.used) return;
+    const bytes = this.used * 8;
+    const resolveBuf = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const read = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    encoder.resolveQuerySet(this.set, 0, this.used, resolveBuf, 0);
+    encoder.copyBufferToBuffer(resolveBuf, 0, read, 0, bytes);
+    this.pending.push({ buffer: read, keys: this.keys });
+    this.keys = [];
+    this.used = 0;
+  }
+
+  async collect(): Promise<{ key: string; ms: number; count: number }[]> {
+    const agg = new Map<string, { ms: number; count: number }>();
+    for (const { buffer, keys } of this.pending) {
+      await buffer.mapAsync(GPUMapMode.READ);
+      const t = new BigUint64Array(buffer.getMappedRange().slice(0));
+      buffer.unmap();
+      buffer.destroy();
+      keys.forEach((k, i) => {
+        const e = agg.get(k) ?? { ms: 0, count: 0 };
+        e.ms += Number(t[2 * i + 1]! - t[2 * i]!) / 1e6;
+        e.count++;
+        agg.set(k, e);
+      });
+    }
+    this.set.destroy();
+    return [...agg].map(([key, v]) => ({ key, ...v })).sort((a, b) => b.ms - a.ms);
+  }
 }

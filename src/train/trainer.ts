@@ -65,6 +65,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const { groups, names, frozen } = fianetParamGroups(model, cfg);
   const opt = new F.AdamW(groups, { lr: cfg.train.lr, betas: cfg.train.betas as [number, number], eps: cfg.train.eps, weightDecay: cfg.train.weight_decay });
   const paramNames = names.flat();
+  // Parameters in no group are never stepped: skip their gradients (backprop still passes through their layers).
+  // The official code computes and discards them; the updates are identical.
+  const named = new Map(model.namedParameters());
+  for (const n of frozen) named.get(n)!.requiresGrad = false;
   const enc = bertSentenceEncoder(cfg.data.dataset, cfg.data.text_length, cfg.data.phrase_mode);
   const loader = new DataLoader({
     records: data.splits.train, loadSample: data.loadSample, batchSize: cfg.train.batch_size, imageSize: cfg.data.image_size,

@@ -4,6 +4,7 @@ import type { DType } from '../../tensor/dtype.ts';
 import type { Tensor } from '../../tensor/tensor.ts';
 import { Uniforms, WGSL_IDS, WGSL_LINEAR_ID, dispatch, grid1d, gridRows, wgslEnable } from '../common.ts';
 import type { CopyPlan } from './movement.cpu.ts';
+import { isContiguous as isDense } from '../../tensor/shape.ts';
 
 const WG = 256;
 // The copy kernel: 64 lanes along the innermost dim, ROWS outer rows per workgroup.
@@ -77,7 +78,21 @@ export function copyWgsl(src: Tensor, dst: Tensor, p: CopyPlan): void {
   dispatch(`copy:${t}:r${shape.length}`, ['read', 'rw'], () => copySource(t, shape.length), [src, dst], u, gridRows(inner, Math.ceil(rows / ROWS), CWG), 'copy');
 }
 
-function fillSource(t: DType): string {
+// Fill: a dense vec4 variant for whole contiguous 4-byte tensors (zeros for gradients, buffers), and the strided
+// variant for views (pad borders, slice regions).
+function fillSource(t: DType, dense4: boolean): string {
+  if (dense4) {
+    return `
+struct U { n: u32, rank: u32, off: u32, bits: u32, shape: array<vec4<u32>, 2>, st: array<vec4<u32>, 2> };
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read_write> D: array<vec4<u32>>;
+@compute @workgroup_size(${WG})
+fn main(${WGSL_IDS}) {
+  let i = ${WGSL_LINEAR_ID(WG)};
+  if (i * 4u >= u.n) { return; }
+  D[i + u.off / 4u] = vec4<u32>(u.bits);
+}`;
+  }
   return `${wgslEnable([t])}
 struct U { n: u32, rank: u32, off: u32, bits: u32, shape: array<vec4<u32>, 2>, st: array<vec4<u32>, 2> };
 @group(0) @binding(0) var<uniform> u: U;
@@ -107,5 +122,6 @@ export function fillWgsl(dst: Tensor, shape: number[], strides: number[], offset
   else new Float32Array(bits.buffer)[0] = value;
   const t: DType = dst.dtype === 'f16' ? 'f16' : 'u32';
   const u = new Uniforms().u32(n).u32(shape.length).u32(offset).u32(bits[0]!).arr8(shape, 1).arr8(strides);
-  dispatch(`fill:${t}`, ['rw'], () => fillSource(t), [dst], u, grid1d(n, WG), 'fill');
+  const dense4 = t === 'u32' && n % 4 === 0 && offset % 4 === 0 && isDense(shape, strides);
+  dispatch(`fill:${t}${dense4 ? ':dense4' : ''}`, ['rw'], () => fillSource(t, dense4), [dst], u, grid1d(dense4 ? n / 4 : n, WG), 'fill');
 }
