@@ -92,6 +92,29 @@ await yargs(hideBin(process.argv))
     await runPredict({ target: a.target!, image: a.image, text: a.text, out: a.out, overlay: a.overlay });
     F.shutdown();
   })
+  .command('sweep <manifest>', 'run a sweep manifest (configs x seeds, finished runs skipped) and write results.csv and results.md', (y) =>
+    y.positional('manifest', { type: 'string', demandOption: true })
+      .option('seeds', { type: 'number' })
+      .option('dry-run', { type: 'boolean', default: false })
+      .option('set', { type: 'string', array: true, default: [] as string[] })
+      .option('experiments', { type: 'string', default: 'experiments' }),
+  async (a) => {
+    const { cliSweep } = await import('./train/sweep.ts');
+    process.exitCode = await cliSweep(a.manifest!, { seeds: a.seeds, dryRun: a['dry-run'], extraOverrides: a.set.map(String), experiments: a.experiments });
+    F.shutdown();
+  })
+  .command('plot <runs..>', 'SVG and PNG curves of loss, lr and validation metrics, several runs overlaid', (y) =>
+    y.positional('runs', { type: 'string', array: true, demandOption: true }).option('out', { type: 'string' }),
+  async (a) => {
+    const { cliPlot } = await import('./train/plot.ts');
+    await cliPlot(a.runs as string[], { out: a.out });
+  })
+  .command('report <run>', 'a one-page summary of a run: hashes, env, best epoch, metrics, speed, memory', (y) =>
+    y.positional('run', { type: 'string', demandOption: true }).option('out', { type: 'string' }),
+  async (a) => {
+    const { cliReport } = await import('./train/report.ts');
+    await cliReport(a.run!, { out: a.out });
+  })
   .command('summary <config>', 'parameters per module, total, and forward GMAC of a model config', (y) =>
     y.positional('config', { type: 'string', demandOption: true })
       .option('set', { type: 'string', array: true, default: [] as string[] })
