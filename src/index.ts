@@ -24,3 +24,7 @@ export * from './nn/conv.ts';
 export { layerNorm, batchNorm2d, instanceNormTokens, type BatchNormOptions } from './kernels/norm/norm.op.ts';
 export { interpolate, adaptiveAvgPool2d, type InterpolateOptions } from './kernels/resample/resample.op.ts';
 export * from './nn/norm.ts';
+export * from './kernels/regularize/regularize.op.ts';
+export * from './kernels/loss/loss.op.ts';
+export * from './kernels/tmem/tmem.op.ts';
+export * from './nn/regularize.ts';

@@ -3,6 +3,7 @@ import * as F from '../index.ts';
 import { ENGINE_BENCHES, type BenchResult } from '../../bench/engine.ts';
 import { CONV_BENCHES } from '../../bench/conv.ts';
 import { NORM_BENCHES } from '../../bench/norm.ts';
+import { TMEM_BENCHES } from '../../bench/tmem.ts';
 import { FIANET_BENCHES, HEAVY_BENCHES } from '../../bench/fianet.ts';
 
 export async function runBench(only: string[] | null, json: boolean, device: F.DeviceName, all = false): Promise<BenchResult[]> {
@@ -10,6 +11,7 @@ export async function runBench(only: string[] | null, json: boolean, device: F.D
     ...ENGINE_BENCHES,
     ...CONV_BENCHES,
     ...NORM_BENCHES,
+    ...TMEM_BENCHES,
     ...FIANET_BENCHES,
     data_rrsisd: async () => {
       const { benchDataRrsisd } = await import('../data/bench.ts');

@@ -79,6 +79,7 @@ export const TRAIN_SCHEMA: Schema = {
   eps: num(1e-8, 'AdamW eps', 0),
   poly_power: num(0.9, 'poly schedule power, stepped per iteration', 0),
   bert_train_layers: intList([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'BERT encoder layers the optimizer updates'),
+  bert_train_embeddings: bool(false, 'also update BERT\'s embeddings (the official recipe never steps them; a BERT trained from scratch needs them)'),
   ce_weights: numList([0.9, 1.1], 'cross-entropy class weights [background, object]', 2),
   ce_coef: num(0.9, 'weight of the cross-entropy term', 0),
   dice_coef: num(0.1, 'weight of the summed Dice term', 0),
@@ -130,7 +131,7 @@ export interface FianetConfig {
   };
   train: {
     epochs: number; batch_size: number; grad_accum: number; lr: number; weight_decay: number; betas: number[]; eps: number; poly_power: number;
-    bert_train_layers: number[]; ce_weights: number[]; ce_coef: number; dice_coef: number; seed: number; val_every: number;
+    bert_train_layers: number[]; bert_train_embeddings: boolean; ce_weights: number[]; ce_coef: number; dice_coef: number; seed: number; val_every: number;
     select_on: 'val' | 'test'; test_at_end: boolean; log_every: number; max_steps: number | null;
   };
   weights: { swin: string | null; bert: string | null; init: string | null };

@@ -19,6 +19,9 @@ import { convForwardCpu, convInputGradCpu, convWeightGradCpu } from './conv/conv
 import { convForwardWgsl, convInputGradWgsl, convWeightGradWgsl } from './conv/conv.wgsl.ts';
 import { MANIFEST_NORM } from './norm/manifest.ts';
 import { MANIFEST_RESAMPLE } from './resample/manifest.ts';
+import { MANIFEST_REGULARIZE } from './regularize/manifest.ts';
+import { MANIFEST_LOSS } from './loss/manifest.ts';
+import { MANIFEST_TMEM } from './tmem/manifest.ts';
 
 type Fn = (...args: never[]) => unknown;
 
@@ -75,4 +78,7 @@ export const MANIFEST: ManifestEntry[] = [
   { name: 'conv1d', family: 'conv', kind: 'composite', backward: { rule: convWeightGradCpu } },
   ...MANIFEST_NORM,
   ...MANIFEST_RESAMPLE,
+  ...MANIFEST_REGULARIZE,
+  ...MANIFEST_LOSS,
+  ...MANIFEST_TMEM,
 ];

@@ -20,7 +20,8 @@ export function fianetParamGroups(model: FIANet, cfg: FianetConfig): { groups: P
       buckets[2]!.push([name, p]);
     } else {
       const m = /^text_encoder\.encoder\.layer\.(\d+)\./.exec(name);
-      if (m && bertLayers.has(Number(m[1]))) buckets[3]!.push([name, p]);
+      const emb = cfg.train.bert_train_embeddings && name.startsWith('text_encoder.embeddings.');
+      if ((m && bertLayers.has(Number(m[1]))) || emb) buckets[emb && name.includes('LayerNorm') ? 0 : 3]!.push([name, p]);
       else frozen.push(name);
     }
   }

@@ -2,5 +2,6 @@
 import { CASES } from './cases.ts';
 import { CASES_CONV } from './cases-conv.ts';
 import { CASES_NORM } from './cases-norm.ts';
+import { CASES_LOSSES } from './cases-losses.ts';
 
-export const ALL_CASES = [...CASES, ...CASES_CONV, ...CASES_NORM];
+export const ALL_CASES = [...CASES, ...CASES_CONV, ...CASES_NORM, ...CASES_LOSSES];

@@ -56,7 +56,7 @@ export const UNARY: EwEntry[] = [
   { name: 'pows', arity: 1, wgsl: 'pow(a, p0)', cpu: (a, _b, _c, p0) => Math.pow(a, p0), domain: 'positive', testParams: [2.5, 0] },
   // Inverted dropout: element i survives when uniformAt(key, i) >= p (p0 = p, p1 = the stream key < 2^24).
   // The backward applies the same op to the gradient: same key, same index, same mask.
-  { name: 'dropout', arity: 1, wgsl: 'select(0.0, a / (1.0 - p0), uniformAt(u32(p1), i) >= p0)', cpu: (a, _b, _c, p0, p1, i) => (uniformAt(p1, i!) >= p0 ? a / (1 - p0) : 0), testParams: [0.3, 12345] },
+  { name: 'dropout', arity: 1, wgsl: 'select(0.0, a / (1.0 - p0), uniformAt(u32(p1), i) >= p0)', cpu: (a, _b, _c, p0, p1, i) => (uniformAt(p1, i!) >= Math.fround(p0) ? a / (1 - Math.fround(p0)) : 0), testParams: [0.3, 12345] },
   { name: 'clamp', arity: 1, wgsl: 'clamp(a, p0, p1)', cpu: (a, _b, _c, p0, p1) => Math.min(Math.max(a, p0), p1), testParams: [-0.5, 0.7] },
 ];
 

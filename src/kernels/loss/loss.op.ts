@@ -45,6 +45,7 @@ function kernelParams(z: Tensor, y: Tensor, o: SegLossOptions, op: string): SegL
   sameDevice(op, z, y);
   const [B, C, H, W] = z.shape as [number, number, number, number];
   if (B * H * W === 0 || C === 0) throw new Error(`${op}: empty logits ${shapeStr(z.shape)}`);
+  if (B > 65535 || H * W > 65535 * 2048) throw new Error(`${op}: logits ${shapeStr(z.shape)} exceed one launch (B ≤ 65535, H·W ≤ 65535·2048)`);
   if (C > SEG_LOSS_MAX_CLASSES) throw new Error(`${op}: at most ${SEG_LOSS_MAX_CLASSES} classes, found C = ${C} in ${shapeStr(z.shape)}`);
   const weight = o.weight ?? (C === 2 ? FIANET_CLASS_WEIGHTS : Array.from({ length: C }, () => 1));
   if (weight.length !== C) throw new Error(`${op}: ${weight.length} class weights for C = ${C} classes`);

@@ -3,10 +3,7 @@ import type { ManifestEntry } from '../manifest.ts';
 import { gateBackwardCpu, gateCpu, poolConcatBackwardCpu, poolConcatCpu } from './tmem.cpu.ts';
 import { gateBackwardWgsl, gateWgsl, poolConcatBackwardWgsl, poolConcatWgsl } from './tmem.wgsl.ts';
 
-const pool = { family: 'tmem', kind: 'kernel' as const, cpu: poolConcatCpu, wgsl: poolConcatWgsl, backward: { cpu: poolConcatBackwardCpu, wgsl: poolConcatBackwardWgsl } };
-
 export const MANIFEST_TMEM: ManifestEntry[] = [
-  { name: 'pyramidPoolConcat', ...pool },
-  { name: 'adaptiveAvgPool2d', ...pool },
+  { name: 'pyramidPoolConcat', family: 'tmem', kind: 'kernel', cpu: poolConcatCpu, wgsl: poolConcatWgsl, backward: { cpu: poolConcatBackwardCpu, wgsl: poolConcatBackwardWgsl } },
   { name: 'tmemGate', family: 'tmem', kind: 'kernel', cpu: gateCpu, wgsl: gateWgsl, backward: { cpu: gateBackwardCpu, wgsl: gateBackwardWgsl } },
 ];

@@ -103,23 +103,37 @@ const hsigmoidGrad = (a: number) => (a > -3 && a < 3 ? 1 / 6 : 0);
 /** Shapes of a gate: P = B·C planes, fine (H, W), coarse (h, w); all operands contiguous. */
 export interface GateDims { P: number; H: number; W: number; h: number; w: number }
 
+/** Per output index along one axis: both source indices and the weight of the second (bilinearTap). */
+function axisTaps(outSize: number, inSize: number): { i0: Int32Array; i1: Int32Array; l: Float64Array } {
+  const t = { i0: new Int32Array(outSize), i1: new Int32Array(outSize), l: new Float64Array(outSize) };
+  for (let o = 0; o < outSize; o++) [t.i0[o], t.i1[o], t.l[o]] = bilinearTap(o, inSize, outSize);
+  return t;
+}
+
 /** y (P, H, W) = local ⊙ up(hsigmoid(act)) + up(glob), with act and glob (P, h, w). */
 export function gateCpu(local: TypedArray, lOff: number, glob: TypedArray, gOff: number, act: TypedArray, aOff: number, d: GateDims, out: TypedArray): void {
   const { P, H, W, h, w } = d;
+  const ty = axisTaps(H, h);
+  const tx = axisTaps(W, w);
   for (let p = 0; p < P; p++) {
+    const a = aOff + p * h * w;
+    const g = gOff + p * h * w;
     for (let y = 0; y < H; y++) {
-      const [y0, y1, ly] = bilinearTap(y, h, H);
+      const r0 = ty.i0[y]! * w;
+      const r1 = ty.i1[y]! * w;
+      const ly = ty.l[y]!;
       for (let x = 0; x < W; x++) {
-        const [x0, x1, lx] = bilinearTap(x, w, W);
-        const taps: [number, number][] = [[y0 * w + x0, (1 - ly) * (1 - lx)], [y0 * w + x1, (1 - ly) * lx], [y1 * w + x0, ly * (1 - lx)], [y1 * w + x1, ly * lx]];
-        let a = 0;
-        let gl = 0;
-        for (const [t, wt] of taps) {
-          a += wt * hsigmoid(act[aOff + p * h * w + t]!);
-          gl += wt * glob[gOff + p * h * w + t]!;
-        }
+        const c0 = tx.i0[x]!;
+        const c1 = tx.i1[x]!;
+        const lx = tx.l[x]!;
+        const w00 = (1 - ly) * (1 - lx);
+        const w01 = (1 - ly) * lx;
+        const w10 = ly * (1 - lx);
+        const w11 = ly * lx;
+        const up = w00 * hsigmoid(act[a + r0 + c0]!) + w01 * hsigmoid(act[a + r0 + c1]!) + w10 * hsigmoid(act[a + r1 + c0]!) + w11 * hsigmoid(act[a + r1 + c1]!);
+        const gl = w00 * glob[g + r0 + c0]! + w01 * glob[g + r0 + c1]! + w10 * glob[g + r1 + c0]! + w11 * glob[g + r1 + c1]!;
         const i = (p * H + y) * W + x;
-        out[i] = local[lOff + i]! * a + gl;
+        out[i] = local[lOff + i]! * up + gl;
       }
     }
   }
@@ -131,20 +145,26 @@ export function gateBackwardCpu(
   dLocal: TypedArray, dGlob: TypedArray, dAct: TypedArray,
 ): void {
   const { P, H, W, h, w } = d;
+  const ty = axisTaps(H, h);
+  const tx = axisTaps(W, w);
   dGlob.fill(0);
   dAct.fill(0);
   for (let p = 0; p < P; p++) {
+    const base = p * h * w;
     for (let y = 0; y < H; y++) {
-      const [y0, y1, ly] = bilinearTap(y, h, H);
+      const r0 = ty.i0[y]! * w;
+      const r1 = ty.i1[y]! * w;
+      const ly = ty.l[y]!;
       for (let x = 0; x < W; x++) {
-        const [x0, x1, lx] = bilinearTap(x, w, W);
-        const taps: [number, number][] = [[y0 * w + x0, (1 - ly) * (1 - lx)], [y0 * w + x1, (1 - ly) * lx], [y1 * w + x0, ly * (1 - lx)], [y1 * w + x1, ly * lx]];
+        const lx = tx.l[x]!;
         const i = (p * H + y) * W + x;
         const gi = g[gOffset + i]!;
         const gl = gi * local[lOff + i]!;
         let a = 0;
-        for (const [t, wt] of taps) {
-          const c = p * h * w + t;
+        // The four taps: rows (r0, r1) x columns (i0, i1).
+        for (let t = 0; t < 4; t++) {
+          const c = base + (t < 2 ? r0 : r1) + (t & 1 ? tx.i1[x]! : tx.i0[x]!);
+          const wt = (t < 2 ? 1 - ly : ly) * (t & 1 ? lx : 1 - lx);
           a += wt * hsigmoid(act[aOff + c]!);
           dGlob[c]! += wt * gi;
           dAct[c]! += wt * gl * hsigmoidGrad(act[aOff + c]!);

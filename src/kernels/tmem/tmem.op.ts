@@ -1,8 +1,8 @@
 // TMEM's fused ops (FIANET.md §7.1):
 //  pyramidPoolConcat([out1..out4], [15, 15]) -> (B, 1920, 15, 15): adaptive average pooling of every stage map
-//    to the coarse grid and the channel concat, in one dispatch (per 4 inputs), backward likewise;
+//    to the coarse grid and the channel concat, in one dispatch (per 4 inputs), backward one per map;
 //  tmemGate(local, global_, actPre) -> local ⊙ up(hsigmoid(actPre)) + up(global_): the scale-aware gate's
-//    element-wise tail with bilinear (align_corners = False) upsampling, in one dispatch, backward likewise.
+//    element-wise tail with bilinear (align_corners = False) upsampling, in one dispatch, backward in two.
 // The caller computes local = BN1(conv(x_l)), global_ = BN2(conv(x_g)), actPre = BN3(conv(x_g)).
 import { apply, type FunctionDef } from '../../tensor/autograd.ts';
 import { shapeStr } from '../../tensor/shape.ts';
@@ -10,7 +10,7 @@ import { empty, type Tensor } from '../../tensor/tensor.ts';
 import { sameDevice } from '../common.ts';
 import { contiguous } from '../movement/movement.op.ts';
 import { gateBackwardCpu, gateCpu, poolConcatBackwardCpu, poolConcatCpu } from './tmem.cpu.ts';
-import { gateBackwardWgsl, gateWgsl, POOL_GROUP, poolConcatBackwardWgsl, poolConcatWgsl, type GateShape, type PoolInput } from './tmem.wgsl.ts';
+import { FDIV_LIMIT, gateBackwardWgsl, gateWgsl, POOL_GROUP, poolConcatBackwardWgsl, poolConcatWgsl, type GateShape } from './tmem.wgsl.ts';
 
 interface PoolDims { C: number; H: number; W: number }
 interface PoolAttrs { B: number; oh: number; ow: number }
@@ -57,10 +57,9 @@ const poolConcatFn: FunctionDef<PoolAttrs> = {
     if (g.device === 'cpu') {
       poolConcatBackwardCpu(g.storage.cpu!, g.offset, dims, a.B, a.oh, a.ow, dxs.map((t) => t.storage.cpu!));
     } else {
-      // The gradients are fresh contiguous tensors: their strides are what the gather kernel decodes.
-      const ins: PoolInput[] = dims.map((d, k) => ({ ...d, t: dxs[k]! }));
-      groups(ins).forEach((grp) => {
-        if (grp.some((x) => x.t.size > 0)) poolConcatBackwardWgsl(g, grp, grp.map((x) => x.t), a.B, Ctot, a.oh, a.ow);
+      // One gather dispatch per input map: a single launch would make lanes divide to find their map.
+      dims.forEach((d, k) => {
+        if (dxs[k]!.size > 0) poolConcatBackwardWgsl(g, { ...d, t: dxs[k]! }, dxs[k]!, a.B, Ctot, a.oh, a.ow);
       });
     }
     return dxs;
@@ -85,12 +84,11 @@ export function pyramidPoolConcat(xs: Tensor[], outSize?: readonly [number, numb
   }
   if (xs[0]!.dtype !== 'f32' && xs[0]!.dtype !== 'f64') throw new Error(`pyramidPoolConcat: expects f32 (f64 on cpu), found ${desc()}`);
   if (!(Number.isInteger(oh) && Number.isInteger(ow) && oh > 0 && ow > 0)) throw new Error(`pyramidPoolConcat: bad output size (${oh}, ${ow}) for ${desc()}`);
+  // The kernels' float quotients (cell bounds) are exact below FDIV_LIMIT.
+  if (xs.some((x) => (x.shape[2]! + 1) * oh >= FDIV_LIMIT || (x.shape[3]! + 1) * ow >= FDIV_LIMIT)) {
+    throw new Error(`pyramidPoolConcat: sizes too large for the kernels, ${desc()} to (${oh}, ${ow})`);
+  }
   return apply(poolConcatFn, xs, { B, oh, ow });
-}
-
-/** F.adaptive_avg_pool2d(x (B, C, H, W), outSize). */
-export function adaptiveAvgPool2d(x: Tensor, outSize: readonly [number, number]): Tensor {
-  return pyramidPoolConcat([x], outSize);
 }
 
 // ---- gate ------------------------------------------------------------------------------------------------
@@ -125,7 +123,11 @@ const gateFn: FunctionDef<null> = {
     if (dLocal.size > 0) {
       if (g.device === 'cpu') {
         gateBackwardCpu(g.storage.cpu!, g.offset, local.storage.cpu!, local.offset, act.storage.cpu!, act.offset, d, dLocal.storage.cpu!, dGlob.storage.cpu!, dAct.storage.cpu!);
-      } else gateBackwardWgsl(g, local, act, d, dLocal, dGlob, dAct);
+      } else {
+        const v = empty([d.P * d.h * d.W * 2], 'f32', g.device);
+        gateBackwardWgsl(g, local, act, d, dLocal, dGlob, dAct, v);
+        v.dispose();
+      }
     }
     return [dLocal, dGlob, dAct];
   },

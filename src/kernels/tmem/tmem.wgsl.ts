@@ -2,113 +2,156 @@
 // Pyramid pooling: ONE dispatch pools up to four strided stage maps (B, C_i, H_i, W_i) to the coarse grid
 // (oh, ow) and writes them channel-concatenated (B, ΣC_i, oh, ow); the WGSL text has one pool function per
 // input binding (generated from one template), and the uniforms carry each input's dims, strides, element
-// offset and channel offset. Its backward is ONE dispatch in gather form: each input pixel sums g/area over
-// the (few) cells that contain it, so no atomics and a deterministic result.
-// Gate: y = local ⊙ up(hsigmoid(actPre)) + up(global), bilinear align_corners = False, in ONE dispatch;
-// its backward is ONE dispatch whose first B·C·H·W invocations write dLocal = g ⊙ act and whose last
-// B·C·h·w invocations each gather dGlobal and dActPre for one coarse pixel over the fine pixels it feeds.
+// offset and channel offset. Its backward is gather-form (each input pixel sums g/area over the cells that
+// contain it: no atomics, deterministic), one dispatch per input map.
+// Gate: y = local ⊙ up(hsigmoid(actPre)) + up(global), bilinear align_corners = False, in ONE dispatch; its
+// backward is two: fine column strips write dLocal = g ⊙ act and reduce (g, g ⊙ local) vertically onto the
+// coarse rows, coarse column strips finish dGlobal and dActPre horizontally (gather form: deterministic, no
+// atomics, every input read once and contiguously).
+// Launch layout: column strips. Workgroups are 1-D along x, the grid is (x chunks, 1, planes), and each
+// lane walks down its column: per-column work happens once, loads and stores of a row are contiguous across
+// lanes, and no lane divides by a shape. (llvmpipe scalarises u32 division, ≈4 ns a lane, and pays for
+// f32 -> u32 conversions: cell bounds use a float quotient, exact below FDIV_LIMIT, and bilinear weights
+// are tent functions in floats.)
 import type { Tensor } from '../../tensor/tensor.ts';
-import { Uniforms, WGSL_IDS, WGSL_LINEAR_ID, dispatch, grid1d } from '../common.ts';
+import { Uniforms, WGSL_IDS, dispatch } from '../common.ts';
 
 const WG = 64;
-/** Inputs per pooling dispatch (storage bindings: 4 inputs + output, or g + 4 gradients). */
+/** Pooled rows are short (15 at 480²): narrower workgroups for the pooling forward's column strips. */
+const WG_POOL = 16;
+const MAX_GRID = 65535;
+/** Inputs per pooling forward dispatch (storage bindings: 4 inputs + output). */
 export const POOL_GROUP = 4;
+/** Every operand of fdivr (shape products like H·oh) must stay below this for the quotient to be exact. */
+export const FDIV_LIMIT = 1 << 22;
+
+const INDEX_MATH = `
+// floor(a / b) from rb = 1/b for a < 2^22: (a + 0.5)/b sits at least 0.5/b from an integer, and the f32
+// product errs by less than that.
+fn fdivr(a: u32, rb: f32) -> u32 { return u32((f32(a) + 0.5) * rb); }`;
 
 export interface PoolInput { t: Tensor; C: number; H: number; W: number; c0: number }
 
-const POOL_HEAD = `
-struct In { dims: vec4<u32>, str: vec4<u32>, off: vec4<u32> };
-struct U { n: u32, B: u32, Ctot: u32, oh: u32, ow: u32, cBase: u32, Cg: u32, gOff: u32, ins: array<In, ${POOL_GROUP}> };
-@group(0) @binding(0) var<uniform> u: U;`;
+const grid3 = (x: number, y: number, z: number): [number, number, number] => [Math.max(1, x), Math.max(1, y), Math.max(1, Math.min(z, MAX_GRID))];
 
-// One branch per input: c (or the linear index) selects the binding, since WGSL cannot index bindings.
+const POOL_HEAD = `
+// Per input: dims (C, H, W, first output channel), strides (b, c, h, w), off (element offset, then as f32
+// bits 1/H and 1/W, or 1/kh and 1/kw with off.w = 1 when H = kh·oh and W = kw·ow; the uniform slot has
+// room for three vec4 per input).
+struct In { dims: vec4<u32>, str: vec4<u32>, off: vec4<u32> };
+struct U { B: u32, Ctot: u32, oh: u32, ow: u32, cBase: u32, Cg: u32, gOff: u32, _a: u32,
+  roh: f32, row: f32, _b: f32, _c: f32, ins: array<In, ${POOL_GROUP}> };
+@group(0) @binding(0) var<uniform> u: U;
+${INDEX_MATH}`;
+
+// One branch per input: the channel selects the binding (WGSL cannot index bindings); it is uniform per workgroup.
 const chain = (k: number, cond: (i: number) => string, body: (i: number) => string) =>
   Array.from({ length: k }, (_, i) => `${i ? ' else ' : ''}${i < k - 1 ? `if (${cond(i)}) ` : ''}{ ${body(i)} }`).join('');
 
+// Column strips: a lane owns one column of one channel and walks down its rows (and the batch), so column
+// bounds are computed once per lane and a workgroup does a whole plane's worth of work, not one row.
 function poolSource(k: number): string {
   const fns = Array.from({ length: k }, (_, i) => `
 @group(0) @binding(${i + 1}) var<storage, read> X${i}: array<f32>;
-fn pool${i}(b: u32, c: u32, oy: u32, ox: u32) -> f32 {
+fn pool${i}(c: u32, ox: u32) {
   let d = u.ins[${i}];
-  let y0 = (oy * d.dims.y) / u.oh;
-  let y1 = ((oy + 1u) * d.dims.y + u.oh - 1u) / u.oh;
-  let x0 = (ox * d.dims.z) / u.ow;
-  let x1 = ((ox + 1u) * d.dims.z + u.ow - 1u) / u.ow;
-  let base = d.off.x + b * d.str.x + c * d.str.y;
-  var s = 0.0;
-  for (var y = y0; y < y1; y++) {
-    let row = base + y * d.str.z;
-    for (var x = x0; x < x1; x++) { s += X${i}[row + x * d.str.w]; }
+  // PyTorch's cell: rows floor(oy·H/oh) .. ceil((oy+1)·H/oh), the same for columns.
+  let x0 = fdivr(ox * d.dims.z, u.row);
+  let x1 = fdivr((ox + 1u) * d.dims.z + u.ow - 1u, u.row);
+  for (var oy = 0u; oy < u.oh; oy++) {
+    let y0 = fdivr(oy * d.dims.y, u.roh);
+    let y1 = fdivr((oy + 1u) * d.dims.y + u.oh - 1u, u.roh);
+    let inv = 1.0 / f32((y1 - y0) * (x1 - x0));
+    for (var b = 0u; b < u.B; b++) {
+      let base = d.off.x + b * d.str.x + c * d.str.y;
+      var s = 0.0;
+      for (var y = y0; y < y1; y++) {
+        let row = base + y * d.str.z;
+        for (var x = x0; x < x1; x++) { s += X${i}[row + x * d.str.w]; }
+      }
+      O[((b * u.Ctot + d.dims.w + c) * u.oh + oy) * u.ow + ox] = s * inv;
+    }
   }
-  return s / f32((y1 - y0) * (x1 - x0));
 }`).join('');
   return `${POOL_HEAD}${fns}
 @group(0) @binding(${k + 1}) var<storage, read_write> O: array<f32>;
-@compute @workgroup_size(${WG})
+@compute @workgroup_size(${WG_POOL})
 fn main(${WGSL_IDS}) {
-  let i = ${WGSL_LINEAR_ID(WG)};
-  if (i >= u.n) { return; }
-  let ox = i % u.ow;
-  let oy = (i / u.ow) % u.oh;
-  let cl = (i / (u.ow * u.oh)) % u.Cg;
-  let b = i / (u.ow * u.oh * u.Cg);
-  let c = u.cBase + cl;
-  var v = 0.0;
-  ${chain(k, (j) => `c < u.ins[${j}].dims.w + u.ins[${j}].dims.x`, (j) => `v = pool${j}(b, c - u.ins[${j}].dims.w, oy, ox);`)}
-  O[((b * u.Ctot + c) * u.oh + oy) * u.ow + ox] = v;
+  // Grid (ow chunks, 1, channels of the group).
+  let ox = wid.x * ${WG_POOL}u + lid.x;
+  if (ox >= u.ow) { return; }
+  for (var cl = wid.z; cl < u.Cg; cl += nwg.z) {
+    let c = u.cBase + cl;
+    ${chain(k, (j) => `c < u.ins[${j}].dims.w + u.ins[${j}].dims.x`, (j) => `pool${j}(c - u.ins[${j}].dims.w, ox);`)}
+  }
 }`;
 }
 
-function poolBackwardSource(k: number): string {
-  const fns = Array.from({ length: k }, (_, i) => `
-@group(0) @binding(${i + 2}) var<storage, read_write> DX${i}: array<f32>;
-fn grad${i}(j: u32) {
-  let d = u.ins[${i}];
+function poolBackwardSource(): string {
+  return `${POOL_HEAD}
+@group(0) @binding(1) var<storage, read> G: array<f32>;
+@group(0) @binding(2) var<storage, read_write> DX: array<f32>;
+@compute @workgroup_size(${WG})
+fn main(${WGSL_IDS}) {
+  // Grid (W chunks, 1, C) of the one input in slot 0, in column strips; dx is contiguous (B, C, H, W).
+  let d = u.ins[0];
   let H = d.dims.y;
   let W = d.dims.z;
-  let ix = j % W;
-  let iy = (j / W) % H;
-  let c = (j / (W * H)) % d.dims.x;
-  let b = j / (W * H * d.dims.x);
-  // Cells containing row iy: floor(iy·oh/H) <= oy <= ceil((iy+1)·oh/H) - 1 (same for columns).
-  let oy0 = (iy * u.oh) / H;
-  let oy1 = ((iy + 1u) * u.oh + H - 1u) / H;
-  let ox0 = (ix * u.ow) / W;
-  let ox1 = ((ix + 1u) * u.ow + W - 1u) / W;
-  let gb = u.gOff + (b * u.Ctot + d.dims.w + c) * u.oh * u.ow;
-  var s = 0.0;
-  for (var oy = oy0; oy < oy1; oy++) {
-    let ch = ((oy + 1u) * H + u.oh - 1u) / u.oh - (oy * H) / u.oh;
-    for (var ox = ox0; ox < ox1; ox++) {
-      let cw = ((ox + 1u) * W + u.ow - 1u) / u.ow - (ox * W) / u.ow;
-      s += G[gb + oy * u.ow + ox] / f32(ch * cw);
+  let ix = wid.x * ${WG}u + lid.x;
+  if (ix >= W) { return; }
+  if (d.off.w != 0u) {
+    // Exact factors kh = H/oh, kw = W/ow (TMEM at 480²: 8, 4, 2, 1): one cell per pixel, no loops.
+    // off.y, off.z hold 1/kh and 1/kw here.
+    let rkh = bitcast<f32>(d.off.y);
+    let rkw = bitcast<f32>(d.off.z);
+    let ox = fdivr(ix, rkw);
+    let invArea = rkh * rkw;
+    for (var c = wid.z; c < d.dims.x; c += nwg.z) {
+      for (var b = 0u; b < u.B; b++) {
+        let gb = u.gOff + (b * u.Ctot + d.dims.w + c) * u.oh * u.ow + ox;
+        let xb = (b * d.dims.x + c) * H * W + ix;
+        for (var iy = 0u; iy < H; iy++) { DX[xb + iy * W] = G[gb + fdivr(iy, rkh) * u.ow] * invArea; }
+      }
+    }
+    return;
+  }
+  // Cells containing row iy: floor(iy·oh/H) <= oy <= ceil((iy+1)·oh/H) - 1 (the same for columns).
+  let rH = bitcast<f32>(d.off.y);
+  let rW = bitcast<f32>(d.off.z);
+  let ox0 = fdivr(ix * u.ow, rW);
+  let ox1 = fdivr((ix + 1u) * u.ow + W - 1u, rW);
+  for (var c = wid.z; c < d.dims.x; c += nwg.z) {
+    for (var b = 0u; b < u.B; b++) {
+      let gb = u.gOff + (b * u.Ctot + d.dims.w + c) * u.oh * u.ow;
+      for (var iy = 0u; iy < H; iy++) {
+        let oy0 = fdivr(iy * u.oh, rH);
+        let oy1 = fdivr((iy + 1u) * u.oh + H - 1u, rH);
+        var s = 0.0;
+        for (var oy = oy0; oy < oy1; oy++) {
+          let ch = fdivr((oy + 1u) * H + u.oh - 1u, u.roh) - fdivr(oy * H, u.roh);
+          for (var ox = ox0; ox < ox1; ox++) {
+            let cw = fdivr((ox + 1u) * W + u.ow - 1u, u.row) - fdivr(ox * W, u.row);
+            s += G[gb + oy * u.ow + ox] / f32(ch * cw);
+          }
+        }
+        DX[((b * d.dims.x + c) * H + iy) * W + ix] = s;
+      }
     }
   }
-  DX${i}[j] = s;
-}`).join('');
-  return `${POOL_HEAD}
-@group(0) @binding(1) var<storage, read> G: array<f32>;${fns}
-@compute @workgroup_size(${WG})
-fn main(${WGSL_IDS}) {
-  let i = ${WGSL_LINEAR_ID(WG)};
-  if (i >= u.n) { return; }
-  ${chain(k, (j) => `i < u.ins[${j}].off.y + u.ins[${j}].off.z`, (j) => `grad${j}(i - u.ins[${j}].off.y);`)}
 }`;
 }
 
-function poolUniforms(n: number, B: number, Ctot: number, oh: number, ow: number, group: PoolInput[], gOff: number): Uniforms {
-  const cBase = group[0]!.c0;
-  const Cg = group.reduce((s, x) => s + x.C, 0);
-  const u = new Uniforms().u32(n).u32(B).u32(Ctot).u32(oh).u32(ow).u32(cBase).u32(Cg).u32(gOff);
-  let start = 0;
+function poolUniforms(B: number, Ctot: number, oh: number, ow: number, group: PoolInput[], gOff: number): Uniforms {
+  const u = new Uniforms().u32(B).u32(Ctot).u32(oh).u32(ow).u32(group[0]!.c0).u32(group.reduce((s, x) => s + x.C, 0)).u32(gOff).u32(0)
+    .f32(1 / oh).f32(1 / ow).f32(0).f32(0);
   for (let k = 0; k < POOL_GROUP; k++) {
     const x = group[k];
-    const cnt = x ? B * x.C * x.H * x.W : 0;
     const st = x ? x.t.strides : [0, 0, 0, 0];
     u.u32(x?.C ?? 0).u32(x?.H ?? 1).u32(x?.W ?? 1).u32(x?.c0 ?? 0);
     u.u32(st[0]!).u32(st[1]!).u32(st[2]!).u32(st[3]!);
-    u.u32(x?.t.offset ?? 0).u32(start).u32(cnt).u32(0);
-    start += cnt;
+    const exact = x !== undefined && x.H % oh === 0 && x.W % ow === 0;
+    const [rh, rw] = exact ? [oh / x.H, ow / x.W] : [1 / (x?.H ?? 1), 1 / (x?.W ?? 1)];
+    u.u32(x?.t.offset ?? 0).f32(rh).f32(rw).u32(exact ? 1 : 0);
   }
   return u;
 }
@@ -116,43 +159,50 @@ function poolUniforms(n: number, B: number, Ctot: number, oh: number, ow: number
 /** Pools a group of ≤ 4 inputs into their channel range of out (B, Ctot, oh, ow). */
 export function poolConcatWgsl(group: PoolInput[], B: number, Ctot: number, oh: number, ow: number, out: Tensor): void {
   const k = group.length;
-  const n = B * group.reduce((s, x) => s + x.C, 0) * oh * ow;
-  const u = poolUniforms(n, B, Ctot, oh, ow, group, 0);
-  const key = `tmem_pool:${k}`;
-  dispatch(key, [...group.map(() => 'read' as const), 'rw'], () => poolSource(k), [...group.map((x) => x.t), out], u, grid1d(n, WG), 'pyramidPoolConcat');
+  const Cg = group.reduce((s, x) => s + x.C, 0);
+  const u = poolUniforms(B, Ctot, oh, ow, group, 0);
+  dispatch(`tmem_pool:${k}`, [...group.map(() => 'read' as const), 'rw'], () => poolSource(k), [...group.map((x) => x.t), out], u,
+    grid3(Math.ceil(ow / WG_POOL), 1, Cg), 'pyramidPoolConcat');
 }
 
-/** Gradients of a group of ≤ 4 inputs (contiguous dxs) from g (B, Ctot, oh, ow) contiguous. */
-export function poolConcatBackwardWgsl(g: Tensor, group: PoolInput[], dxs: Tensor[], B: number, Ctot: number, oh: number, ow: number): void {
-  const k = group.length;
-  const n = group.reduce((s, x) => s + B * x.C * x.H * x.W, 0);
-  const u = poolUniforms(n, B, Ctot, oh, ow, group, g.offset);
-  const key = `tmem_pool_bwd:${k}`;
-  dispatch(key, ['read', ...group.map(() => 'rw' as const)], () => poolBackwardSource(k), [g, ...dxs], u, grid1d(n, WG), 'pyramidPoolConcat.backward');
+/** The gradient dx (contiguous, shaped like input.t) of one input from g (B, Ctot, oh, ow) contiguous. */
+export function poolConcatBackwardWgsl(g: Tensor, input: PoolInput, dx: Tensor, B: number, Ctot: number, oh: number, ow: number): void {
+  const u = poolUniforms(B, Ctot, oh, ow, [{ ...input, t: dx }], g.offset);
+  dispatch('tmem_pool_bwd', ['read', 'rw'], poolBackwardSource, [g, dx], u, grid3(Math.ceil(input.W / WG), 1, input.C), 'pyramidPoolConcat.backward');
 }
 
 // ---- gate ------------------------------------------------------------------------------------------------
 const GATE_HEAD = `
-struct U { P: u32, H: u32, W: u32, h: u32, w: u32, nFine: u32, nCoarse: u32, lOff: u32,
-  gOff: u32, aOff: u32, grOff: u32, _a: u32, sy: f32, sx: f32, _b: f32, _c: f32 };
+struct U { P: u32, H: u32, W: u32, h: u32, w: u32, lOff: u32, gOff: u32, aOff: u32,
+  grOff: u32, _a: u32, sy: f32, sx: f32 };
 @group(0) @binding(0) var<uniform> u: U;
+// PyTorch's area_pixel_compute_source_index for align_corners = False (half-pixel centres, clamped at 0),
+// also clamped at n - 1 where both taps fall on the last index: the sample point in coarse coordinates.
+fn src(o: u32, n: u32, s: f32) -> f32 { return min(max((f32(o) + 0.5) * s - 0.5, 0.0), f32(n - 1u)); }
 struct Tap { i0: u32, i1: u32, l: f32 };
-// PyTorch's area_pixel_compute_source_index for align_corners = False: half-pixel centres, clamped at 0.
 fn tap(o: u32, n: u32, s: f32) -> Tap {
-  let src = max((f32(o) + 0.5) * s - 0.5, 0.0);
-  let i0 = min(u32(floor(src)), n - 1u);
-  return Tap(i0, min(i0 + 1u, n - 1u), src - f32(i0));
+  let v = src(o, n, s);
+  let i0 = u32(v);
+  return Tap(i0, min(i0 + 1u, n - 1u), v - f32(i0));
 }
-fn hsig(a: f32) -> f32 { return clamp(a + 3.0, 0.0, 6.0) / 6.0; }
-// up(hsigmoid(A)) at fine pixel (y, x) of plane p.
-fn actAt(p: u32, y: u32, x: u32) -> f32 {
-  let ty = tap(y, u.h, u.sy);
-  let tx = tap(x, u.w, u.sx);
-  let base = u.aOff + p * u.h * u.w;
-  let r0 = base + ty.i0 * u.w;
-  let r1 = base + ty.i1 * u.w;
-  return (1.0 - ty.l) * ((1.0 - tx.l) * hsig(A[r0 + tx.i0]) + tx.l * hsig(A[r0 + tx.i1]))
-       + ty.l * ((1.0 - tx.l) * hsig(A[r1 + tx.i0]) + tx.l * hsig(A[r1 + tx.i1]));
+fn hsig(a: f32) -> f32 { return clamp(a + 3.0, 0.0, 6.0) / 6.0; }`;
+
+// Column strips: a lane owns one column x of one plane and walks down its H rows. The horizontal taps are
+// fixed per lane and the vertical ones change only every H/h rows, so the lane interpolates the coarse
+// values along x once per coarse row and keeps the two rows it needs in registers: per fine pixel it
+// reads local and writes y (contiguous across lanes) instead of gathering 8 coarse values.
+const strip = (withGlobal: boolean) => `
+// Coarse values of the plane at rows (i0, i1), interpolated along x with the lane's taps.
+struct Rows { a0: f32, a1: f32, g0: f32, g1: f32 };
+fn rowsAt(aBase: u32, gBase: u32, ty: Tap, tx: Tap) -> Rows {
+  var r: Rows;
+  let r0 = ty.i0 * u.w;
+  let r1 = ty.i1 * u.w;
+  r.a0 = (1.0 - tx.l) * hsig(A[aBase + r0 + tx.i0]) + tx.l * hsig(A[aBase + r0 + tx.i1]);
+  r.a1 = (1.0 - tx.l) * hsig(A[aBase + r1 + tx.i0]) + tx.l * hsig(A[aBase + r1 + tx.i1]);${withGlobal ? `
+  r.g0 = (1.0 - tx.l) * Gl[gBase + r0 + tx.i0] + tx.l * Gl[gBase + r0 + tx.i1];
+  r.g1 = (1.0 - tx.l) * Gl[gBase + r1 + tx.i0] + tx.l * Gl[gBase + r1 + tx.i1];` : ''}
+  return r;
 }`;
 
 function gateSource(): string {
@@ -161,98 +211,140 @@ function gateSource(): string {
 @group(0) @binding(2) var<storage, read> Gl: array<f32>;
 @group(0) @binding(3) var<storage, read> A: array<f32>;
 @group(0) @binding(4) var<storage, read_write> O: array<f32>;
+${strip(true)}
 @compute @workgroup_size(${WG})
 fn main(${WGSL_IDS}) {
-  let i = ${WGSL_LINEAR_ID(WG)};
-  if (i >= u.nFine) { return; }
-  let x = i % u.W;
-  let y = (i / u.W) % u.H;
-  let p = i / (u.W * u.H);
-  let ty = tap(y, u.h, u.sy);
+  // Grid (W chunks, 1, planes).
+  let x = wid.x * ${WG}u + lid.x;
+  if (x >= u.W) { return; }
   let tx = tap(x, u.w, u.sx);
-  let base = u.gOff + p * u.h * u.w;
-  let r0 = base + ty.i0 * u.w;
-  let r1 = base + ty.i1 * u.w;
-  let glob = (1.0 - ty.l) * ((1.0 - tx.l) * Gl[r0 + tx.i0] + tx.l * Gl[r0 + tx.i1])
-           + ty.l * ((1.0 - tx.l) * Gl[r1 + tx.i0] + tx.l * Gl[r1 + tx.i1]);
-  O[i] = L[u.lOff + i] * actAt(p, y, x) + glob;
+  for (var p = wid.z; p < u.P; p += nwg.z) {
+    let aBase = u.aOff + p * u.h * u.w;
+    let gBase = u.gOff + p * u.h * u.w;
+    var cur = 0xffffffffu;
+    var r: Rows;
+    for (var y = 0u; y < u.H; y++) {
+      let ty = tap(y, u.h, u.sy);
+      if (ty.i0 != cur) {
+        cur = ty.i0;
+        r = rowsAt(aBase, gBase, ty, tx);
+      }
+      let i = (p * u.H + y) * u.W + x;
+      O[i] = L[u.lOff + i] * mix(r.a0, r.a1, ty.l) + mix(r.g0, r.g1, ty.l);
+    }
+  }
 }`;
 }
 
-/** Weight of coarse index c in fine index o's interpolation (0 when o does not read c). */
-const TAP_WEIGHT = `
-fn tapWeight(o: u32, c: u32, n: u32, s: f32) -> f32 {
-  let t = tap(o, n, s);
-  return select(0.0, 1.0 - t.l, t.i0 == c) + select(0.0, t.l, t.i1 == c);
-}
-// Fine indices that may read coarse index c: src(o) in [c - 1, c + 1), widened by one for rounding.
-fn fineRange(c: u32, fine: u32, s: f32) -> vec2<u32> {
-  let lo = i32(floor((f32(c) - 0.5) / s - 0.5)) - 1;
-  let hi = i32(ceil((f32(c) + 1.5) / s - 0.5)) + 1;
-  return vec2<u32>(u32(clamp(lo, 0, i32(fine) - 1)), u32(clamp(hi, 0, i32(fine) - 1)));
-}`;
-
-function gateBackwardSource(): string {
-  return `${GATE_HEAD}${TAP_WEIGHT}
+// The backward in two column-strip passes, both reading contiguously:
+//  1. fine strips (lanes = fine columns x): dLocal = g ⊙ act, and the vertical half of the transposed
+//     interpolation, V[r][x] = Σ_y wy(y, r)·(g, g ⊙ local)[y][x] for coarse rows r (P, h, W): rows complete
+//     in order down the column (the first tap never decreases), so two accumulators roll down it;
+//  2. coarse strips (lanes = coarse columns): the horizontal half, Σ_x tent(x, c)·V[r][x], gives dGlobal and,
+//     through the h-sigmoid's slope, dActPre.
+function gateBackwardFineSource(): string {
+  return `${GATE_HEAD}
 @group(0) @binding(1) var<storage, read> Gr: array<f32>;
 @group(0) @binding(2) var<storage, read> L: array<f32>;
 @group(0) @binding(3) var<storage, read> A: array<f32>;
 @group(0) @binding(4) var<storage, read_write> DL: array<f32>;
-@group(0) @binding(5) var<storage, read_write> DG: array<f32>;
-@group(0) @binding(6) var<storage, read_write> DA: array<f32>;
+@group(0) @binding(5) var<storage, read_write> V: array<vec2<f32>>;
+${strip(false)}
 @compute @workgroup_size(${WG})
 fn main(${WGSL_IDS}) {
-  let i = ${WGSL_LINEAR_ID(WG)};
-  if (i < u.nFine) {
-    let x = i % u.W;
-    let y = (i / u.W) % u.H;
-    let p = i / (u.W * u.H);
-    DL[i] = Gr[u.grOff + i] * actAt(p, y, x);
-    return;
-  }
-  let j = i - u.nFine;
-  if (j >= u.nCoarse) { return; }
-  let cx = j % u.w;
-  let cy = (j / u.w) % u.h;
-  let p = j / (u.w * u.h);
-  let ry = fineRange(cy, u.H, u.sy);
-  let rx = fineRange(cx, u.W, u.sx);
-  var sg = 0.0;
-  var sl = 0.0;
-  for (var y = ry.x; y <= ry.y; y++) {
-    let wy = tapWeight(y, cy, u.h, u.sy);
-    if (wy == 0.0) { continue; }
-    let row = (p * u.H + y) * u.W;
-    for (var x = rx.x; x <= rx.y; x++) {
-      let wx = tapWeight(x, cx, u.w, u.sx);
-      if (wx == 0.0) { continue; }
-      let gw = wy * wx * Gr[u.grOff + row + x];
-      sg += gw;
-      sl += gw * L[u.lOff + row + x];
+  // Grid (W chunks, 1, planes).
+  let x = wid.x * ${WG}u + lid.x;
+  if (x >= u.W) { return; }
+  let tx = tap(x, u.w, u.sx);
+  for (var p = wid.z; p < u.P; p += nwg.z) {
+    let aBase = u.aOff + p * u.h * u.w;
+    let vBase = p * u.h * u.W + x;
+    var rows = 0xffffffffu;
+    var r: Rows;
+    var cur = 0u;
+    var acc0 = vec2<f32>(0.0);
+    var acc1 = vec2<f32>(0.0);
+    for (var y = 0u; y < u.H; y++) {
+      let ty = tap(y, u.h, u.sy);
+      if (ty.i0 != rows) {
+        rows = ty.i0;
+        r = rowsAt(aBase, 0u, ty, tx);
+      }
+      let i = (p * u.H + y) * u.W + x;
+      let g = Gr[u.grOff + i];
+      DL[i] = g * mix(r.a0, r.a1, ty.l);
+      // Coarse rows before ty.i0 are complete (rows a downsampling skips get zeros).
+      while (cur < ty.i0) {
+        V[vBase + cur * u.W] = acc0;
+        acc0 = acc1;
+        acc1 = vec2<f32>(0.0);
+        cur++;
+      }
+      let hs = vec2<f32>(g, g * L[u.lOff + i]);
+      acc0 += (1.0 - ty.l) * hs;
+      if (ty.i1 == ty.i0) { acc0 += ty.l * hs; } else { acc1 += ty.l * hs; }
+    }
+    while (cur < u.h) {
+      V[vBase + cur * u.W] = acc0;
+      acc0 = acc1;
+      acc1 = vec2<f32>(0.0);
+      cur++;
     }
   }
-  DG[j] = sg;
-  let a = A[u.aOff + j];
-  DA[j] = select(0.0, sl / 6.0, a > -3.0 && a < 3.0);
+}`;
+}
+
+function gateBackwardCoarseSource(): string {
+  return `${GATE_HEAD}
+@group(0) @binding(1) var<storage, read> V: array<vec2<f32>>;
+@group(0) @binding(2) var<storage, read> A: array<f32>;
+@group(0) @binding(3) var<storage, read_write> DG: array<f32>;
+@group(0) @binding(4) var<storage, read_write> DA: array<f32>;
+// The bilinear weight of coarse index c at fine index o is the tent max(0, 1 - |src(o) - c|).
+fn tent(o: u32, c: u32, n: u32, s: f32) -> f32 { return max(0.0, 1.0 - abs(src(o, n, s) - f32(c))); }
+@compute @workgroup_size(${WG})
+fn main(${WGSL_IDS}) {
+  // Grid (w chunks, 1, planes): lanes are coarse columns c, walking down the h coarse rows.
+  let c = wid.x * ${WG}u + lid.x;
+  if (c >= u.w) { return; }
+  // Fine columns whose sample point lies within one of c, widened by one for rounding.
+  let lo = u32(clamp(i32(floor((f32(c) - 0.5) / u.sx - 0.5)) - 1, 0, i32(u.W) - 1));
+  let hi = u32(clamp(i32(ceil((f32(c) + 1.5) / u.sx - 0.5)) + 1, 0, i32(u.W) - 1));
+  for (var p = wid.z; p < u.P; p += nwg.z) {
+    for (var r = 0u; r < u.h; r++) {
+      let vRow = (p * u.h + r) * u.W;
+      var s = vec2<f32>(0.0);
+      for (var x = lo; x <= hi; x++) { s += tent(x, c, u.w, u.sx) * V[vRow + x]; }
+      let j = (p * u.h + r) * u.w + c;
+      DG[j] = s.x;
+      let a = A[u.aOff + j];
+      DA[j] = select(0.0, s.y / 6.0, a > -3.0 && a < 3.0);
+    }
+  }
 }`;
 }
 
 export interface GateShape { P: number; H: number; W: number; h: number; w: number }
 
 function gateUniforms(d: GateShape, lOff: number, gOff: number, aOff: number, grOff: number): Uniforms {
-  return new Uniforms().u32(d.P).u32(d.H).u32(d.W).u32(d.h).u32(d.w).u32(d.P * d.H * d.W).u32(d.P * d.h * d.w).u32(lOff)
-    .u32(gOff).u32(aOff).u32(grOff).u32(0).f32(d.h / d.H).f32(d.w / d.W).f32(0).f32(0);
+  return new Uniforms().u32(d.P).u32(d.H).u32(d.W).u32(d.h).u32(d.w).u32(lOff).u32(gOff).u32(aOff)
+    .u32(grOff).u32(0).f32(d.h / d.H).f32(d.w / d.W);
 }
 
 /** y (P, H, W) from contiguous local (P, H, W), glob and act (P, h, w). */
 export function gateWgsl(local: Tensor, glob: Tensor, act: Tensor, d: GateShape, out: Tensor): void {
   const u = gateUniforms(d, local.offset, glob.offset, act.offset, 0);
-  dispatch('tmem_gate', ['read', 'read', 'read', 'rw'], gateSource, [local, glob, act, out], u, grid1d(d.P * d.H * d.W, WG), 'tmemGate');
+  dispatch('tmem_gate', ['read', 'read', 'read', 'rw'], gateSource, [local, glob, act, out], u, grid3(Math.ceil(d.W / WG), 1, d.P), 'tmemGate');
 }
 
-/** dLocal (P, H, W), dGlob and dAct (P, h, w) from contiguous g (P, H, W), local and act. */
-export function gateBackwardWgsl(g: Tensor, local: Tensor, act: Tensor, d: GateShape, dLocal: Tensor, dGlob: Tensor, dAct: Tensor): void {
+/**
+ * dLocal (P, H, W), dGlob and dAct (P, h, w) from contiguous g (P, H, W), local and act; v is scratch of
+ * P·h·W·2 floats (the vertically reduced (g, g ⊙ local)).
+ */
+export function gateBackwardWgsl(g: Tensor, local: Tensor, act: Tensor, d: GateShape, dLocal: Tensor, dGlob: Tensor, dAct: Tensor, v: Tensor): void {
   const u = gateUniforms(d, local.offset, 0, act.offset, g.offset);
-  const n = d.P * (d.H * d.W + d.h * d.w);
-  dispatch('tmem_gate_bwd', ['read', 'read', 'read', 'rw', 'rw', 'rw'], gateBackwardSource, [g, local, act, dLocal, dGlob, dAct], u, grid1d(n, WG), 'tmemGate.backward');
+  dispatch('tmem_gate_bwd_fine', ['read', 'read', 'read', 'rw', 'rw'], gateBackwardFineSource, [g, local, act, dLocal, v], u,
+    grid3(Math.ceil(d.W / WG), 1, d.P), 'tmemGate.backward');
+  dispatch('tmem_gate_bwd_coarse', ['read', 'read', 'rw', 'rw'], gateBackwardCoarseSource, [v, act, dGlob, dAct], u,
+    grid3(Math.ceil(d.w / WG), 1, d.P), 'tmemGate.backward');
 }
