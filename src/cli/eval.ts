@@ -12,7 +12,7 @@ import { FIANet } from '../models/fianet/model.ts';
 import { loadCheckpoint } from '../models/fianet/weights.ts';
 import { prepareData } from '../train/data.ts';
 import { evaluate } from '../train/evaluate.ts';
-import { swappedSentences } from '../train/text-ablation.ts';
+import { sampleKey, swappedSentences } from '../train/text-ablation.ts';
 import { writeFileAtomic } from '../train/run-dir.ts';
 import { writePng } from '../data/image-io.ts';
 import { resizeBilinear, resizeNearestU8 } from '../data/transforms.ts';
@@ -59,11 +59,11 @@ export async function runEval(o: EvalCliOptions): Promise<Record<string, unknown
   const outDir = path.join(runDir, 'eval', `${o.split}${swap ? '-textswap' : ''}`);
   mkdirSync(outDir, { recursive: true });
   const S = cfg.data.image_size;
-  const preds = new Map<SampleRecord, Uint8Array>();
+  const preds = new Map<string, Uint8Array>();
   const keepPreds = o.savePreds || (o.gallery ?? 4) > 0;
   const ev = await evaluate(model, cfg, data, records, {
-    sentenceFor: swap ? (r) => swap.get(r) ?? r.sentence : undefined,
-    onBatch: keepPreds ? (b, p) => { b.records.forEach((r, i) => preds.set(r, p.slice(i * S * S, (i + 1) * S * S))); } : undefined,
+    sentenceFor: swap ? (r) => swap.get(sampleKey(r)) ?? r.sentence : undefined,
+    onBatch: keepPreds ? (b, p) => { b.records.forEach((r, i) => preds.set(sampleKey(r), p.slice(i * S * S, (i + 1) * S * S))); } : undefined,
   });
   const m = ev.metrics;
   const result = {
@@ -75,7 +75,7 @@ export async function runEval(o: EvalCliOptions): Promise<Record<string, unknown
   const rows = ['ref_id,sent_id,category,sentence,I,U,IoU', ...ev.samples.map((s) => [s.refId, s.sentId, s.category, s.sentence, s.I, s.U, s.iou.toFixed(6)].map(csvCell).join(','))];
   writeFileAtomic(path.join(outDir, 'samples.csv'), rows.join('\n') + '\n');
   if (o.savePreds) {
-    for (const [r, p] of preds) await writePng(path.join(outDir, 'preds', `${r.refId}-${r.sentId}.png`), { width: S, height: S, bitDepth: 8, data: p.map((v) => v * 255) });
+    for (const [k, p] of preds) await writePng(path.join(outDir, 'preds', `${k.replace(':', '-')}.png`), { width: S, height: S, bitDepth: 8, data: p.map((v) => v * 255) });
   }
   if ((o.gallery ?? 4) > 0) await writeGallery(outDir, ev.samples, records, preds, data.loadSample, S, o.gallery ?? 4, swap);
   if (!o.quiet) {
@@ -88,8 +88,8 @@ export async function runEval(o: EvalCliOptions): Promise<Record<string, unknown
 }
 
 /** Best and worst k per category: image | ground truth | prediction, with the expression, as PNGs plus one HTML page. */
-async function writeGallery(outDir: string, samples: SampleScore[], records: SampleRecord[], preds: Map<SampleRecord, Uint8Array>,
-  loadSample: (r: SampleRecord) => Promise<{ image: { width: number; height: number; data: Uint8Array } }>, S: number, k: number, swap: Map<SampleRecord, string> | null): Promise<void> {
+async function writeGallery(outDir: string, samples: SampleScore[], records: SampleRecord[], preds: Map<string, Uint8Array>,
+  loadSample: (r: SampleRecord) => Promise<{ image: { width: number; height: number; data: Uint8Array } }>, S: number, k: number, swap: Map<string, string> | null): Promise<void> {
   const byKey = new Map(records.map((r) => [`${r.refId}:${r.sentId}`, r]));
   const cats = new Map<string, SampleScore[]>();
   for (const s of samples) {
@@ -105,7 +105,7 @@ async function writeGallery(outDir: string, samples: SampleScore[], records: Sam
     html.push(`<h2>${cat}</h2><table>`);
     for (const [kind, s] of picks) {
       const r = byKey.get(`${s.refId}:${s.sentId}`)!;
-      const pred = preds.get(r);
+      const pred = preds.get(sampleKey(r));
       if (!pred) continue;
       const sample = await loadSample(r);
       const img = resizeBilinear(sample.image as never, S, S);
@@ -125,7 +125,7 @@ async function writeGallery(outDir: string, samples: SampleScore[], records: Sam
       }
       const name = `gallery/${cat.replace(/\W+/g, '_')}-${kind}-${s.refId}-${s.sentId}.png`;
       await writePng(path.join(outDir, name), { width: 3 * S, height: S, data: strip });
-      const text = swap ? `${escapeHtml(swap.get(r) ?? s.sentence)} <small>(swapped; own: ${escapeHtml(s.sentence)})</small>` : escapeHtml(s.sentence);
+      const text = swap ? `${escapeHtml(swap.get(sampleKey(r)) ?? s.sentence)} <small>(swapped; own: ${escapeHtml(s.sentence)})</small>` : escapeHtml(s.sentence);
       html.push(`<tr><td><img src="${name}"></td><td>${kind} · IoU ${(100 * s.iou).toFixed(1)}<br>${text}<br><small>image | ground truth (green) | prediction (red)</small></td></tr>`);
     }
     html.push('</table>');

@@ -4,21 +4,24 @@
 import type { SampleRecord } from '../data/types.ts';
 import { SeededRandom } from '../data/transforms.ts';
 
-export function swappedSentences(records: readonly SampleRecord[], seed = 0): Map<SampleRecord, string> {
+/** Keyed by `${refId}:${sentId}` (loaders may hand out copies of the records). */
+export const sampleKey = (r: Pick<SampleRecord, 'refId' | 'sentId'>) => `${r.refId}:${r.sentId}`;
+
+export function swappedSentences(records: readonly SampleRecord[], seed = 0): Map<string, string> {
   const byImage = new Map<number, SampleRecord[]>();
   for (const r of records) {
     if (!byImage.has(r.imageId)) byImage.set(r.imageId, []);
     byImage.get(r.imageId)!.push(r);
   }
   const rng = new SeededRandom(seed);
-  const out = new Map<SampleRecord, string>();
+  const out = new Map<string, string>();
   for (const r of records) {
     const others = byImage.get(r.imageId)!.filter((o) => o.refId !== r.refId && o.sentence !== r.sentence);
-    if (others.length) out.set(r, rng.pick(others).sentence);
+    if (others.length) out.set(sampleKey(r), rng.pick(others).sentence);
     else {
       let o = r;
       for (let tries = 0; tries < 20 && (o.refId === r.refId || o.sentence === r.sentence); tries++) o = rng.pick(records);
-      out.set(r, o.sentence);
+      out.set(sampleKey(r), o.sentence);
     }
   }
   return out;
