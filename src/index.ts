@@ -28,3 +28,6 @@ export * from './kernels/regularize/regularize.op.ts';
 export * from './kernels/loss/loss.op.ts';
 export * from './kernels/tmem/tmem.op.ts';
 export * from './nn/regularize.ts';
+export * from './kernels/attention/attention.op.ts';
+export * from './kernels/attention/swin.ts';
+export * from './nn/attention.ts';

@@ -4,6 +4,7 @@ import { ENGINE_BENCHES, type BenchResult } from '../../bench/engine.ts';
 import { CONV_BENCHES } from '../../bench/conv.ts';
 import { NORM_BENCHES } from '../../bench/norm.ts';
 import { TMEM_BENCHES } from '../../bench/tmem.ts';
+import { ATTENTION_BENCHES } from '../../bench/attention.ts';
 import { FIANET_BENCHES, HEAVY_BENCHES } from '../../bench/fianet.ts';
 
 export async function runBench(only: string[] | null, json: boolean, device: F.DeviceName, all = false): Promise<BenchResult[]> {
@@ -12,6 +13,7 @@ export async function runBench(only: string[] | null, json: boolean, device: F.D
     ...CONV_BENCHES,
     ...NORM_BENCHES,
     ...TMEM_BENCHES,
+    ...ATTENTION_BENCHES,
     ...FIANET_BENCHES,
     data_rrsisd: async () => {
       const { benchDataRrsisd } = await import('../data/bench.ts');

@@ -22,6 +22,7 @@ import { MANIFEST_RESAMPLE } from './resample/manifest.ts';
 import { MANIFEST_REGULARIZE } from './regularize/manifest.ts';
 import { MANIFEST_LOSS } from './loss/manifest.ts';
 import { MANIFEST_TMEM } from './tmem/manifest.ts';
+import { MANIFEST_ATTENTION } from './attention/manifest.ts';
 
 type Fn = (...args: never[]) => unknown;
 
@@ -81,4 +82,5 @@ export const MANIFEST: ManifestEntry[] = [
   ...MANIFEST_REGULARIZE,
   ...MANIFEST_LOSS,
   ...MANIFEST_TMEM,
+  ...MANIFEST_ATTENTION,
 ];

@@ -83,12 +83,17 @@ export function attentionForwardCpu(p: AttentionPlan, q: Operand4, k: Operand4, 
 
 /**
  * Backward row pass over batches [b0, b0 + nB): rebuilds P = exp(s - lse), dP = dO·vᵀ, Di = Σ_j P dP,
- * dS = P (dP - Di); writes dQ = scale dS·k into dq (B, H, Nq, D) contiguous, and P and dS for the chunk
- * into (nB, H, Nq, Nk) contiguous buffers. dK = scale dSᵀ·q and dV = Pᵀ·dO are then plain matmuls.
+ * dS = P (dP - Di); writes dQ = scale dS·k into dq (B, H, Nq, D) through its strides, and Pᵀ and scale·dSᵀ
+ * for the chunk into (nB, H, Nk, Nq) contiguous buffers: dK = (scale dSᵀ)·q and dV = Pᵀ·dO are then plain
+ * matmuls.
+ * With dBias (period, H, Nq, Nk), period = bias.shape[0] dividing nB: writes the chunk's dS summed per
+ * batch period slot (b mod period).
  */
 export function attentionBackwardRowsCpu(p: AttentionPlan, q: Operand4, k: Operand4, v: Operand4, g: Operand4,
   bias: Operand4 | null, mask: Operand4 | null, lse: TypedArray, b0: number, nB: number,
-  dq: TypedArray, P: TypedArray, dS: TypedArray): void {
+  dq: Operand4, P: TypedArray, dS: TypedArray, dBias: TypedArray | null = null): void {
+  const per = bias?.shape?.[0] ?? 1;
+  const db = dBias ? new Float64Array(per * p.H * p.Nq * p.Nk) : null;
   const s = new Float64Array(p.Nk);
   const dp = new Float64Array(p.Nk);
   for (let b = b0; b < b0 + nB; b++) {
@@ -108,19 +113,24 @@ export function attentionBackwardRowsCpu(p: AttentionPlan, q: Operand4, k: Opera
           s[j] = Math.exp(s[j]! - ls);
           di += s[j]! * acc;
         }
-        const rowL = (((b - b0) * p.H + h) * p.Nq + i) * p.Nk;
+        const colL = ((b - b0) * p.H + h) * p.Nk * p.Nq + i;
         for (let j = 0; j < p.Nk; j++) {
           dp[j] = s[j]! * (dp[j]! - di);
-          P[rowL + j] = s[j]!;
-          dS[rowL + j] = dp[j]!;
+          P[colL + j * p.Nq] = s[j]!;
+          dS[colL + j * p.Nq] = dp[j]! * p.scale;
         }
-        const qo = ((b * p.H + h) * p.Nq + i) * p.D;
+        if (db) {
+          const o = (((b % per) * p.H + h) * p.Nq + i) * p.Nk;
+          for (let j = 0; j < p.Nk; j++) db[o + j] += dp[j]!;
+        }
+        const qo = dq.offset + b * dq.strides[0]! + h * dq.strides[1]! + i * dq.strides[2]!;
         for (let d = 0; d < p.D; d++) {
           let acc = 0;
           for (let j = 0; j < p.Nk; j++) acc += dp[j]! * k.data[kb + j * k.strides[2]! + d * k.strides[3]!]!;
-          dq[qo + d] = acc * p.scale;
+          dq.data[qo + d * dq.strides[3]!] = acc * p.scale;
         }
       }
     }
   }
+  if (dBias && db) dBias.set(db);
 }

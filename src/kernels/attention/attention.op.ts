@@ -11,17 +11,19 @@
 // caller's embedding gather); `mask` does not (BERT's key padding -10000·(1-m) as (B, 1, 1, Nk)).
 //
 // Two paths with one contract: the fused kernels (attention.wgsl.ts, and attention.cpu.ts on the cpu device)
-// and the composed path (matmul, softmax-with-mask, matmul), which is the test oracle and the fallback for
-// adapters without subgroups and for more than ATTENTION_MAX_KEYS keys.
-import { apply, type FunctionDef } from '../../tensor/autograd.ts';
+// and the composed path (matmul, softmax-with-mask, matmul), which is the test oracle and the fallback
+// (chooseAttentionPath: no subgroups, more than ATTENTION_MAX_KEYS keys, dropout, training with few keys for
+// a large head dim). The fused forward saves only the row logsumexp (B, H, Nq); its backward rebuilds P.
+import { apply, isGradEnabled, type FunctionDef } from '../../tensor/autograd.ts';
 import { shapeStr } from '../../tensor/shape.ts';
 import { empty, type Tensor } from '../../tensor/tensor.ts';
 import { getRuntime } from '../../runtime/device.ts';
-import { copyInto, permute, reshape, transpose } from '../movement/movement.op.ts';
+import { copyInto, permute, reshape, slice, transpose } from '../movement/movement.op.ts';
 import { matmul, matmulKernel } from '../matmul/matmul.op.ts';
 import { softmax } from '../softmax/softmax.op.ts';
-import { add, ewKernel, mul } from '../elementwise/elementwise.op.ts';
-import { reduceKernel, sumTo } from '../reduce/reduce.op.ts';
+import { add, dropout, mul } from '../elementwise/elementwise.op.ts';
+import { defaultGenerator, type Generator } from '../../tensor/random.ts';
+import { sumTo } from '../reduce/reduce.op.ts';
 import { sameDevice } from '../common.ts';
 import { attentionBackwardRowsCpu, attentionForwardCpu, type AttentionPlan, type Operand4 } from './attention.cpu.ts';
 import { ATTENTION_MAX_KEYS, attentionBackwardRowsWgsl, attentionForwardWgsl } from './attention.wgsl.ts';
@@ -33,6 +35,12 @@ export interface AttentionOptions {
   bias?: Tensor | null;
   /** Additive logits mask, same broadcasting as bias; no gradient. */
   mask?: Tensor | null;
+  /**
+   * Dropout on the attention probabilities (BERT trains with 0.1, FIANET.md §3.1). The fused kernels have
+   * none, so p > 0 takes the composed path (BERT's ≤ 22-token sequences are small).
+   */
+  dropout?: number;
+  generator?: Generator;
 }
 
 export type AttentionPath = 'fused' | 'composed';
@@ -43,13 +51,23 @@ export function setAttentionPath(p: AttentionPath | null): void {
   forcedPath = p;
 }
 
-/** The path attention() takes for k of Nk keys on this device. */
-export function chooseAttentionPath(device: Tensor['device'], Nk: number, dtype: Tensor['dtype']): AttentionPath {
+/**
+ * The path attention() takes. Fused unless forced, beyond the kernel's key capacity, or on an adapter
+ * without subgroups; and composed when a backward will follow and the head dim dwarfs the keys (2·Nk < D:
+ * SILA's 22 words against 128+ channels): the fused backward recomputes the logits (Nq·Nk·D FMAs) where the
+ * composed path keeps them (Nq·Nk floats). Measured on lavapipe for cross-attention 14,400 x 22 x 128
+ * (bench/attention.ts): fused forward 1.1-1.3x faster, fused forward+backward 0.7-0.8x as fast.
+ */
+export function chooseAttentionPath(device: Tensor['device'], Nk: number, D: number, dtype: Tensor['dtype'], training: boolean): AttentionPath {
   if (forcedPath) return forcedPath;
   if (Nk > ATTENTION_MAX_KEYS || (dtype !== 'f32' && dtype !== 'f64')) return 'composed';
   if (device === 'webgpu' && getRuntime().report.subgroupSize === 0) return 'composed';
+  if (training && 2 * Nk < D) return 'composed';
   return 'fused';
 }
+
+/** Whether autograd will record this call (some input requires grad and grad mode is on). */
+const recording = (ts: (Tensor | null)[]) => isGradEnabled() && ts.some((t) => t?.requiresGrad);
 
 // ---- validation ----------------------------------------------------------------------------------------
 interface Checked { p: AttentionPlan; bias: Tensor | null; mask: Tensor | null }
@@ -76,7 +94,7 @@ function check(op: string, q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions)
   const [B, H, Nq, D] = q.shape as [number, number, number, number];
   const [, , Nk, Dv] = v.shape as [number, number, number, number];
   const bad = k.shape[0] !== B || k.shape[1] !== H || k.shape[3] !== D || v.shape[0] !== B || v.shape[1] !== H || v.shape[2] !== k.shape[2];
-  if (bad || Nk === 0 || D === 0) {
+  if (bad || Nk === 0 || D === 0 || Nq === 0 || B * H === 0) {
     throw new Error(`${op}: shapes q ${shapeStr(q.shape)}, k ${shapeStr(k.shape)}, v ${shapeStr(v.shape)} do not match`);
   }
   if (q.dtype !== k.dtype || q.dtype !== v.dtype || (q.dtype !== 'f32' && q.dtype !== 'f64')) {
@@ -122,10 +140,17 @@ function fusedForward(xs: Tensor[], a: FusedAttrs): Tensor {
   return out;
 }
 
+let chunkBytesOverride: number | null = null;
+
+/** Caps the backward's P/dS chunk in bytes (tests exercise the chunked path with it); null: the adapter's limit. */
+export function setAttentionChunkBytes(bytes: number | null): void {
+  chunkBytesOverride = bytes;
+}
+
 /** Batches per backward chunk: P and dS (nB, H, Nq, Nk) must fit one binding; whole periods of the bias. */
 function chunkBatches(p: AttentionPlan, device: Tensor['device'], biasPeriod: number): number {
-  if (device === 'cpu') return p.B;
-  const limit = Math.min(getRuntime().maxBindingBytes, 256 << 20);
+  if (device === 'cpu' && chunkBytesOverride === null) return p.B;
+  const limit = chunkBytesOverride ?? Math.min(getRuntime().maxBindingBytes, 256 << 20);
   const perBatch = p.H * p.Nq * p.Nk * 4;
   const n = Math.max(1, Math.floor(limit / perBatch / biasPeriod)) * biasPeriod;
   return Math.min(p.B, n);
@@ -133,34 +158,39 @@ function chunkBatches(p: AttentionPlan, device: Tensor['device'], biasPeriod: nu
 
 const sliceBatch = (t: Tensor, b0: number, n: number) => t.view([n, ...t.shape.slice(1)], t.strides, t.offset + b0 * t.strides[0]!);
 
-function fusedBackward(saved: Tensor[], a: FusedAttrs, g: Tensor, needs: readonly boolean[]): (Tensor | null)[] {
-  const [q, k, v, lse] = saved as [Tensor, Tensor, Tensor, Tensor];
-  const bias = a.hasBias ? saved[4]! : null;
-  const mask = a.hasMask ? saved[a.hasBias ? 5 : 4]! : null;
+/** Where the backward writes dQ, dK, dV: views into one packed gradient (attentionPacked), or null. */
+interface GradTargets { dq: Tensor; dk: Tensor; dv: Tensor }
+
+/** Gradients [dq, dk, dv, dBias | null]; with targets, dq/dk/dv are written into them and returned null. */
+function fusedBackward(q: Tensor, k: Tensor, v: Tensor, lse: Tensor, bias: Tensor | null, mask: Tensor | null, a: FusedAttrs,
+  g: Tensor, biasNeedsGrad: boolean, targets: GradTargets | null): (Tensor | null)[] {
   const p = a.p;
   const dev = q.device;
   const period = bias ? bias.shape[0]! : 1;
   const nChunk = chunkBatches(p, dev, period);
-  const dq = empty([p.B, p.H, p.Nq, p.D], q.dtype, dev);
-  const dk = nChunk < p.B ? empty([p.B, p.H, p.Nk, p.D], q.dtype, dev) : null;
-  const dv = nChunk < p.B ? empty([p.B, p.H, p.Nk, p.Dv], q.dtype, dev) : null;
+  const dq = targets?.dq ?? empty([p.B, p.H, p.Nq, p.D], q.dtype, dev);
+  const chunked = nChunk < p.B;
+  const dk = targets?.dk ?? (chunked ? empty([p.B, p.H, p.Nk, p.D], q.dtype, dev) : null);
+  const dv = targets?.dv ?? (chunked ? empty([p.B, p.H, p.Nk, p.Dv], q.dtype, dev) : null);
   let dkOut: Tensor | null = dk;
   let dvOut: Tensor | null = dv;
   let dBias: Tensor | null = null;
   for (let b0 = 0; b0 < p.B; b0 += nChunk) {
     const nB = Math.min(nChunk, p.B - b0);
-    const P = empty([nB, p.H, p.Nq, p.Nk], q.dtype, dev);
-    const dS = empty([nB, p.H, p.Nq, p.Nk], q.dtype, dev);
+    // Pᵀ and scale·dSᵀ (nB, H, Nk, Nq); dS summed per bias period slot when the bias needs a gradient.
+    const Pt = empty([nB, p.H, p.Nk, p.Nq], q.dtype, dev);
+    const dSt = empty([nB, p.H, p.Nk, p.Nq], q.dtype, dev);
+    const db = bias && biasNeedsGrad ? empty([period, p.H, p.Nq, p.Nk], q.dtype, dev) : null;
     if (dev === 'cpu') {
       attentionBackwardRowsCpu(p, op4(q), op4(k), op4(v), op4(g), add4(bias), add4(mask), lse.storage.cpu!, b0, nB,
-        dq.storage.cpu!, P.storage.cpu!, dS.storage.cpu!);
+        op4(dq), Pt.storage.cpu!, dSt.storage.cpu!, db?.storage.cpu ?? null);
     } else {
       attentionBackwardRowsWgsl(p, getRuntime().report.subgroupSize, arg(q), arg(k), arg(v), arg(g), lse, addArg(bias), addArg(mask),
-        b0, nB, dq, P, dS);
+        b0, nB, arg(dq), Pt, dSt, db);
     }
-    // dV = Pᵀ dO and dK = scale dSᵀ q: batched products the tuned matmul already does well.
-    const dvc = matmulKernel(transpose(P, -1, -2), sliceBatch(g, b0, nB));
-    const dkc = ewKernel('muls', [matmulKernel(transpose(dS, -1, -2), sliceBatch(q, b0, nB))], p.scale);
+    // dV = Pᵀ dO and dK = (scale dSᵀ) q: batched products the tuned matmul already does well.
+    const dvc = matmulKernel(Pt, sliceBatch(g, b0, nB));
+    const dkc = matmulKernel(dSt, sliceBatch(q, b0, nB));
     if (dk && dv) {
       copyInto(dvc, sliceBatch(dv, b0, nB));
       copyInto(dkc, sliceBatch(dk, b0, nB));
@@ -168,14 +198,17 @@ function fusedBackward(saved: Tensor[], a: FusedAttrs, g: Tensor, needs: readonl
       dvOut = dvc;
       dkOut = dkc;
     }
-    if (bias && needs[3]) {
-      // Sum dS over the batch periods, then over the bias's broadcast dims.
-      const periods = reshape(dS, [nB / period, period, p.H, p.Nq, p.Nk]);
-      const part = sumTo(reduceKernel('sum', periods, [0], false), bias.shape);
+    if (db) {
+      // The kernel summed over batch periods; now over the bias's broadcast head/query dims.
+      const part = sumTo(db, bias!.shape);
       dBias = dBias ? add(dBias, part) : part;
     }
   }
-  return [dq, dkOut, dvOut, ...(bias ? [dBias] : []), ...(mask ? [null] : [])];
+  return targets ? [null, null, null, dBias] : [dq, dkOut, dvOut, dBias];
+}
+
+function additives(xs: Tensor[], a: FusedAttrs, first: number): [Tensor | null, Tensor | null] {
+  return [a.hasBias ? xs[first]! : null, a.hasMask ? xs[first + (a.hasBias ? 1 : 0)]! : null];
 }
 
 const attentionFn: FunctionDef<FusedAttrs> = {
@@ -185,8 +218,82 @@ const attentionFn: FunctionDef<FusedAttrs> = {
     ctx.attrs = a;
     ctx.saveForBackward(xs[0]!, xs[1]!, xs[2]!, pendingLse.get(out)!, ...xs.slice(3));
   },
-  backward: (ctx, g) => fusedBackward(ctx.savedTensors, ctx.attrs as FusedAttrs, g, ctx.needsInputGrad),
+  backward: (ctx, g) => {
+    const a = ctx.attrs as FusedAttrs;
+    const [q, k, v, lse] = ctx.savedTensors as [Tensor, Tensor, Tensor, Tensor];
+    const [bias, mask] = additives(ctx.savedTensors, a, 4);
+    const [dq, dk, dv, dBias] = fusedBackward(q, k, v, lse, bias, mask, a, g, !!bias && ctx.needsInputGrad[3]!, null);
+    return [dq!, dk!, dv!, ...(bias ? [dBias] : []), ...(mask ? [null] : [])];
+  },
 };
+
+// ---- packed q, k, v ------------------------------------------------------------------------------------
+/** q, k, v (B, H, N, Dh) as strided views of a packed projection (B, N, 3·H·Dh) (q block, k block, v block). */
+function packedViews(qkv: Tensor, heads: number): [Tensor, Tensor, Tensor] {
+  const [B, N, C3] = qkv.shape as [number, number, number];
+  const C = C3 / 3;
+  const Dh = C / heads;
+  const [s0, s1, s2] = qkv.strides as [number, number, number];
+  const shape = [B, heads, N, Dh];
+  const strides = [s0, Dh * s2, s1, s2];
+  return [0, 1, 2].map((i) => qkv.view(shape, strides, qkv.offset + i * C * s2)) as [Tensor, Tensor, Tensor];
+}
+
+const packedFn: FunctionDef<FusedAttrs & { heads: number }> = {
+  name: 'attention',
+  forward: (xs, a) => {
+    const views = packedViews(xs[0]!, a.heads);
+    try {
+      return fusedForward([...views, ...xs.slice(1)], a);
+    } finally {
+      for (const t of views) t.dispose();
+    }
+  },
+  setupContext: (ctx, xs, a, out) => {
+    ctx.attrs = a;
+    ctx.saveForBackward(xs[0]!, pendingLse.get(out)!, ...xs.slice(1));
+  },
+  backward: (ctx, g) => {
+    const a = ctx.attrs as FusedAttrs & { heads: number };
+    const [qkv, lse] = ctx.savedTensors as [Tensor, Tensor];
+    const [bias, mask] = additives(ctx.savedTensors, a, 2);
+    // One (B, N, 3C) gradient: dQ is written into its q block by the row kernel, dK and dV copied into theirs.
+    const dqkv = empty(qkv.shape, qkv.dtype, qkv.device);
+    const [dq, dk, dv] = packedViews(dqkv, a.heads);
+    const [q, k, v] = packedViews(qkv, a.heads);
+    const [, , , dBias] = fusedBackward(q, k, v, lse, bias, mask, a, g, !!bias && ctx.needsInputGrad[1]!, { dq, dk, dv });
+    return [dqkv, ...(bias ? [dBias] : []), ...(mask ? [null] : [])];
+  },
+};
+
+/**
+ * Self-attention on a packed projection qkv (B, N, 3·C), laid out as torch's qkv Linear output viewed
+ * (B, N, 3, H, C/H) (Swin's WindowAttention): returns (B, H, N, C/H) like attention() on the split heads. q, k
+ * and v are read in place, and their gradients land in one (B, N, 3C) tensor; splitting by slices instead
+ * makes three full-size zero-filled gradients that autograd then sums.
+ */
+export function attentionPacked(qkv: Tensor, heads: number, opts: AttentionOptions = {}): Tensor {
+  if (qkv.rank !== 3 || qkv.shape[2]! % (3 * heads)) {
+    throw new Error(`attentionPacked: expects qkv (B, N, 3·C) with C divisible by ${heads} heads, found ${shapeStr(qkv.shape)}`);
+  }
+  const [q, k, v] = packedViews(qkv, heads);
+  try {
+    const { p, bias, mask } = check('attentionPacked', q, k, v, opts);
+    if (opts.dropout || chooseAttentionPath(q.device, p.Nk, p.D, q.dtype, recording([qkv, bias])) === 'composed') {
+      const [B, N] = qkv.shape as [number, number];
+      const t = permute(reshape(qkv, [B, N, 3, heads, p.D]), [2, 0, 3, 1, 4]);
+      const [qs, ks, vs] = [0, 1, 2].map((i) => reshape(slice(t, 0, i, i + 1), [B, heads, N, p.D]));
+      return attentionComposed(qs!, ks!, vs!, opts);
+    }
+    const inputs = [qkv, ...(bias ? [bias] : []), ...(mask ? [mask] : [])];
+    const out = apply(packedFn, inputs, { p, hasBias: !!bias, hasMask: !!mask, heads });
+    pendingLse.get(out)?.dispose();
+    pendingLse.delete(out);
+    return out;
+  } finally {
+    for (const t of [q, k, v]) t.dispose();
+  }
+}
 
 // ---- composed path -------------------------------------------------------------------------------------
 /** x (B, H, Nq, Nk) + t (P, ...) with t's batch dim P dividing B: view x as (B/P, P, H, Nq, Nk). */
@@ -197,19 +304,25 @@ function periodic(x: Tensor, t: Tensor, f: (x5: Tensor, t: Tensor) => Tensor): T
   return reshape(f(reshape(x, [B / P, P, H, Nq, Nk]), t), [B, H, Nq, Nk]);
 }
 
-/** The reference path: matmul, scale, + bias, softmax with the mask, matmul. Same contract as attention(). */
+/**
+ * The reference path: matmul, scale, + bias, softmax with the mask, (dropout), matmul. Same contract as
+ * attention(), except that a mask which requires grad gets one here (softmax's mask gradient).
+ */
 export function attentionComposed(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
   const { p, bias, mask } = check('attention', q, k, v, opts);
   let s = mul(matmul(q, transpose(k, -1, -2)), p.scale);
   if (bias) s = periodic(s, bias, add);
-  const probs = mask ? periodic(s, mask.detach(), (x, m) => softmax(x, m)) : softmax(s);
+  let probs = mask ? periodic(s, mask, (x, m) => softmax(x, m)) : softmax(s);
+  if (opts.dropout) probs = dropout(probs, opts.dropout, true, opts.generator ?? defaultGenerator);
   return matmul(probs, v);
 }
 
 /** Scaled dot-product attention, (B, H, Nq, D) x (B, H, Nk, D) x (B, H, Nk, Dv) -> (B, H, Nq, Dv). */
 export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
   const { p, bias, mask } = check('attention', q, k, v, opts);
-  if (chooseAttentionPath(q.device, p.Nk, q.dtype) === 'composed') return attentionComposed(q, k, v, opts);
+  if (opts.dropout || chooseAttentionPath(q.device, p.Nk, p.D, q.dtype, recording([q, k, v, bias])) === 'composed') {
+    return attentionComposed(q, k, v, opts);
+  }
   const inputs = [q, k, v, ...(bias ? [bias] : []), ...(mask ? [mask] : [])];
   const out = apply(attentionFn, inputs, { p, hasBias: !!bias, hasMask: !!mask });
   // The forward's logsumexp: setupContext kept a view when a graph was recorded; drop the original.
