@@ -75,10 +75,11 @@ await yargs(hideBin(process.argv))
       .option('checkpoint', { choices: ['best', 'last'] as const, default: 'best' as const })
       .option('save-preds', { type: 'boolean', default: false })
       .option('text-ablation', { choices: ['none', 'swap'] as const, default: 'none' as const })
-      .option('gallery', { type: 'number', default: 4, describe: 'best and worst k per category (0: none)' }),
+      .option('gallery', { type: 'number', default: 4, describe: 'best and worst k per category (0: none)' })
+      .option('force', { type: 'boolean', default: false, describe: 'overwrite existing results in the run folder' }),
   async (a) => {
     const { runEval } = await import('./cli/eval.ts');
-    await runEval({ target: a.target!, split: a.split, checkpoint: a.checkpoint, savePreds: a['save-preds'], textAblation: a['text-ablation'], gallery: a.gallery });
+    await runEval({ target: a.target!, split: a.split, checkpoint: a.checkpoint, savePreds: a['save-preds'], textAblation: a['text-ablation'], gallery: a.gallery, force: a.force });
     F.shutdown();
   })
   .command('predict <target>', 'segment the object an expression refers to in one image', (y) =>

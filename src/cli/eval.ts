@@ -27,6 +27,8 @@ export interface EvalCliOptions {
   textAblation?: 'none' | 'swap';
   gallery?: number;
   quiet?: boolean;
+  /** Overwrite an existing eval/<split>/ folder. */
+  force?: boolean;
 }
 
 /** A run folder, or a checkpoint inside one (its config.yaml is two levels up). */
@@ -56,7 +58,10 @@ export async function runEval(o: EvalCliOptions): Promise<Record<string, unknown
   const model = new FIANet(cfg.model, { device, skipInit: true });
   await loadCheckpoint(model, ckpt);
   const swap = o.textAblation === 'swap' ? swappedSentences(records, cfg.train.seed) : null;
-  const outDir = path.join(runDir, 'eval', `${o.split}${swap ? '-textswap' : ''}`);
+  const outDir = path.join(runDir, 'eval', `${o.split}${swap ? '-textswap' : ''}${o.checkpoint === 'last' ? '-last' : ''}`);
+  if (existsSync(path.join(outDir, 'metrics.json')) && !o.force) {
+    throw new Error(`eval: ${outDir} already holds results; pass --force to overwrite them`);
+  }
   mkdirSync(outDir, { recursive: true });
   const S = cfg.data.image_size;
   const preds = new Map<string, Uint8Array>();

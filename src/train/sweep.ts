@@ -182,7 +182,7 @@ async function bestMetrics(runDir: string, split: 'val' | 'test'): Promise<Recor
     if (ck === 'best' || ck.endsWith(`${path.sep}best.safetensors`) || ck === 'best.safetensors') return m;
   }
   const { runEval } = await import('../cli/eval.ts');
-  return runEval({ target: runDir, split, checkpoint: 'best', gallery: 0, quiet: true });
+  return runEval({ target: runDir, split, checkpoint: 'best', gallery: 0, quiet: true, force: true });
 }
 
 export async function runSweep(manifestPath: string, o: SweepOptions = {}): Promise<SweepResult> {
