@@ -111,6 +111,34 @@ test('fianet-tiny: forward and parameter gradients on webgpu match cpu; dead par
   }
 });
 
+test('fianet-tiny: three AdamW steps on webgpu track the same steps on cpu', async () => {
+  if (!gpu) return;
+  const c = loadFianetConfig('configs/synthetic/fianet-tiny.yaml');
+  const make = tinyInputs(2, c.data.image_size, c.data.text_length);
+  const losses: Record<string, number[]> = {};
+  for (const device of ['cpu', 'webgpu'] as const) {
+    const m = new FIANet(c.model, { device, seed: 3 });
+    const opt = new F.AdamW(m.parameters(), { lr: 1e-3 });
+    losses[device] = [];
+    for (let s = 0; s < 3; s++) {
+      const l = F.scope(() => {
+        const i = make(device);
+        const loss = fianetLoss(m.forward(i.x, i.ids, i.mC, i.mG, i.mS), i.y).loss;
+        loss.backward();
+        opt.step();
+        m.zeroGrad();
+        return F.keep(loss);
+      });
+      losses[device]!.push(await l.item());
+      l.dispose();
+    }
+    opt.dispose();
+    m.dispose();
+  }
+  losses.cpu!.forEach((l, s) => assert.ok(Math.abs(l - losses.webgpu![s]!) < 1e-3 * Math.max(1, Math.abs(l)), `step ${s}: cpu ${l} vs webgpu ${losses.webgpu![s]}`));
+  assert.ok(losses.cpu![2]! < losses.cpu![0]!, 'the loss goes down');
+});
+
 test('ablation switches build, run and change the parameter set as documented', () => {
   const base = loadFianetConfig('configs/synthetic/fianet-tiny.yaml');
   const make = tinyInputs(1, base.data.image_size, base.data.text_length);
