@@ -18,4 +18,15 @@ test('cpu + webgpu basics', async () => {
     console.log(Array.from(await r.toArray()), Array.from(await F.pad(F.fromArray([1, 2], [1, 2], { device }), [1, 1, 1, 0], 9).toArray()));
   }
 });
+
+test('copies longer than 65535 workgroups along one dim (paper-size contiguous copies)', async () => {
+  await F.initWebGPU();
+  const n = 65535 * 64 + 1000;
+  const host = Float32Array.from({ length: n + 1 }, (_, i) => (i * 7) % 1013);
+  const x = F.fromArray(host, [n + 1], { device: 'webgpu' });
+  const y = F.compact(F.slice(x, 0, 1)); // offset view -> a dense copy of n elements
+  const got = await y.toArray();
+  assert.is(got.length, n);
+  for (const i of [0, 1, 4_194_239, 4_194_240, n - 1]) assert.is(got[i], host[i + 1], `element ${i}`);
+});
 test.run();

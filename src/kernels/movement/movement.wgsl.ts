@@ -39,21 +39,22 @@ struct U {
 @group(0) @binding(2) var<storage, read_write> D: array<${t}>;
 @compute @workgroup_size(${CWG})
 fn main(${WGSL_IDS}) {
-  let col = wid.x * ${CWG}u + lid.x;
-  if (col >= u.inner) { return; }
   let sLast = ${at('shape', last)};
-  var c = col + sLast - ${at('shift', last)};
-  if (c >= sLast) { c -= sLast; }
-  let sCol = c * ${at('ss', last)};
-  let dCol = col * ${at('ds', last)};
   // Each workgroup copies ROWS rows: lavapipe pays a fixed cost per workgroup, so many tiny ones are slow.
   let row0 = (wid.z * nwg.y + wid.y) * ${ROWS}u;
-  for (var row = row0; row < min(row0 + ${ROWS}u, u.rows); row++) {
-    var rem = row;
-    var so = u.srcOff;
-    var dO = u.dstOff;
-    ${outer.join('\n    ')}
-    D[dO + dCol] = S[so + sCol];
+  // Columns beyond 65535 workgroups' worth are covered by striding (long contiguous copies).
+  for (var col = wid.x * ${CWG}u + lid.x; col < u.inner; col += nwg.x * ${CWG}u) {
+    var c = col + sLast - ${at('shift', last)};
+    if (c >= sLast) { c -= sLast; }
+    let sCol = c * ${at('ss', last)};
+    let dCol = col * ${at('ds', last)};
+    for (var row = row0; row < min(row0 + ${ROWS}u, u.rows); row++) {
+      var rem = row;
+      var so = u.srcOff;
+      var dO = u.dstOff;
+      ${outer.join('\n      ')}
+      D[dO + dCol] = S[so + sCol];
+    }
   }
 }`;
 }
@@ -75,7 +76,7 @@ export function copyWgsl(src: Tensor, dst: Tensor, p: CopyPlan): void {
     .arr8(shape, 1).arr8(p.srcStrides).arr8(p.dstStrides).arr8(p.shifts ?? []);
   // f16 moves as f16; every 4-byte type moves as raw u32 bits (one pipeline for f32/i32/u32).
   const t: DType = src.dtype === 'f16' ? 'f16' : 'u32';
-  dispatch(`copy:${t}:r${shape.length}`, ['read', 'rw'], () => copySource(t, shape.length), [src, dst], u, gridRows(inner, Math.ceil(rows / ROWS), CWG), 'copy');
+  dispatch(`copy:${t}:r${shape.length}`, ['read', 'rw'], () => copySource(t, shape.length), [src, dst], u, gridRows(Math.min(inner, 65535 * CWG), Math.ceil(rows / ROWS), CWG), 'copy');
 }
 
 // Fill: a dense vec4 variant for whole contiguous 4-byte tensors (zeros for gradients, buffers), and the strided

@@ -2,6 +2,7 @@
 // LayerNorm eps 1e-12, additive key mask (1 - m) * -10000, dropout on embeddings, attention probabilities and
 // hidden states (active in training). State-dict names follow HF: embeddings.word_embeddings, encoder.layer.n.
 import type { Tensor } from '../../tensor/tensor.ts';
+import { scope } from '../../tensor/scope.ts';
 import { shapeStr } from '../../tensor/shape.ts';
 import { add, cast, dropout, gelu, mul, sub } from '../../kernels/elementwise/elementwise.op.ts';
 import { matmul } from '../../kernels/matmul/matmul.op.ts';
@@ -123,8 +124,10 @@ export class BertLayer extends Module {
     this.output = this.registerModule('output', new BertSelfOutput(c, c.intermediate_size, init, gen));
   }
   forward(x: Tensor, mask: Tensor): Tensor {
-    const a = this.attention.forward(x, mask);
-    return this.output.forward(this.intermediate.forward(a), a);
+    return scope(() => {
+      const a = this.attention.forward(x, mask);
+      return this.output.forward(this.intermediate.forward(a), a);
+    });
   }
 }
 

@@ -1,6 +1,7 @@
 // SimpleDecoding (LAVT's decoder, FIANET.md §8): from the deepest map up, bilinear (align_corners=True) to the
 // next skip's size, concat [upsampled, skip], two 3x3 conv-BN-ReLU (no conv bias), and a final 1x1 to 2 classes.
 import type { Tensor } from '../../tensor/tensor.ts';
+import { scope } from '../../tensor/scope.ts';
 import { relu } from '../../kernels/elementwise/elementwise.op.ts';
 import { concat } from '../../kernels/movement/movement.op.ts';
 import { interpolate } from '../../kernels/resample/resample.op.ts';
@@ -38,8 +39,10 @@ export class SimpleDecoding extends Module {
   }
 
   private stage(x: Tensor, skip: Tensor, a: Conv2d, ba: BatchNorm2d, b: Conv2d, bb: BatchNorm2d): Tensor {
-    const h = relu(ba.forward(a.forward(concat([this.up(x, skip), skip], 1))));
-    return relu(bb.forward(b.forward(h)));
+    return scope(() => {
+      const h = relu(ba.forward(a.forward(concat([this.up(x, skip), skip], 1))));
+      return relu(bb.forward(b.forward(h)));
+    });
   }
 
   /** (y4, y3, y2, y1) -> logits (B, 2, H1, W1). */

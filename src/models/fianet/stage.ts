@@ -4,7 +4,7 @@
 // For the last stage X' is discarded, so its OPAB, gate and channel modulation are dead (never computed, never
 // stepped) unless an ablation makes the output read X'.
 import type { Tensor } from '../../tensor/tensor.ts';
-import { keep } from '../../tensor/scope.ts';
+import { keep, scope } from '../../tensor/scope.ts';
 import { add, mul } from '../../kernels/elementwise/elementwise.op.ts';
 import { shiftMaskTensor } from '../../kernels/attention/swin.ts';
 import { Module } from '../../nn/module.ts';
@@ -73,6 +73,11 @@ export class FianetStage extends Module {
     const mask = this.shiftMask(H, W, x.device);
     let h = x;
     for (const blk of this.blocks) h = blk.forward(h, H, W, mask);
+    // FIAM's temporaries are freed when the stage returns (saved tensors keep what backward needs).
+    return scope(() => this.fiam(h, H, W, t, ab));
+  }
+
+  private fiam(h: Tensor, H: number, W: number, t: TextFeatures, ab: Ablation): { out: Tensor; next: Tensor | null; H: number; W: number } {
     const needFused = !this.s.last || !ab.context;
     const R = ab.context ? this.context_pixel_attn.forward(h, t.fC, t.mC) : null;
     let fused: Tensor | null = null;

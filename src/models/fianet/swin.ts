@@ -1,6 +1,7 @@
 // Swin Transformer pieces as FIANet uses them (FIANET.md §6): patch embedding, the (shifted) window block with
 // zero padding to a window multiple after LN1, patch merging with the x0,x1,x2,x3 channel order.
 import type { Tensor } from '../../tensor/tensor.ts';
+import { scope } from '../../tensor/scope.ts';
 import { shapeStr } from '../../tensor/shape.ts';
 import { gelu } from '../../kernels/elementwise/elementwise.op.ts';
 import { concat, pad, permute, reshape, roll, slice, flatten } from '../../kernels/movement/movement.op.ts';
@@ -47,6 +48,11 @@ export class SwinBlock extends Module {
 
   /** x (B, H*W, C) on an H x W grid; mask (nW, N, N) of 0/-100 for shifted blocks on the padded grid. */
   forward(x: Tensor, H: number, W: number, mask: Tensor | null): Tensor {
+    // A scope per block frees its temporaries as soon as the block is done (saved tensors keep what backward needs).
+    return scope(() => this.run(x, H, W, mask));
+  }
+
+  private run(x: Tensor, H: number, W: number, mask: Tensor | null): Tensor {
     const [B, L, C] = x.shape as [number, number, number];
     if (L !== H * W) throw new Error(`SwinBlock: ${shapeStr(x.shape)} does not hold a ${H}x${W} grid`);
     // LN1, then zero-pad to a window multiple: padded tokens attend and are attended to (no key mask).

@@ -3,6 +3,7 @@
 // and a per-scale h-sigmoid injection gate: y_i = BN1(conv(x_i)) * up(hsig(BN3(conv(t_i)))) + up(BN2(conv(t_i))).
 // Channel lists come from the backbone widths, so small configs work (the official code hard-codes Swin-B's).
 import type { Tensor } from '../../tensor/tensor.ts';
+import { scope } from '../../tensor/scope.ts';
 import { add, gelu } from '../../kernels/elementwise/elementwise.op.ts';
 import { permute, reshape, split } from '../../kernels/movement/movement.op.ts';
 import { pyramidPoolConcat, tmemGate } from '../../kernels/tmem/tmem.op.ts';
@@ -40,8 +41,10 @@ class TMEMBlock extends Module {
   }
   /** T (B, n, D) coarse tokens; no self-attention among visual tokens. */
   forward(t: Tensor, fC: Tensor, mC: Tensor): Tensor {
-    const a = add(t, this.tma.forward(this.norm1.forward(t), fC, mC));
-    return add(a, this.ff.forward(this.norm2.forward(a)));
+    return scope(() => {
+      const a = add(t, this.tma.forward(this.norm1.forward(t), fC, mC));
+      return add(a, this.ff.forward(this.norm2.forward(a)));
+    });
   }
 }
 
