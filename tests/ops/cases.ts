@@ -96,6 +96,8 @@ add({ op: 'matmul', label: 'transposed operands', inputs: [{ shape: [33, 17], tr
 add({ op: 'matmul', label: 'vector', inputs: [{ shape: [6] }, { shape: [6, 3] }], run: ([a, b]) => F.matmul(a!, b!), tol: 5e-4 });
 add({ op: 'matmul', label: 'size 1', inputs: [{ shape: [1, 1] }, { shape: [1, 1] }], run: ([a, b]) => F.matmul(a!, b!) });
 add({ op: 'matmul', label: 'linear with bias', inputs: [{ shape: [3, 10] }, { shape: [7, 10] }, { shape: [7] }], run: ([x, w, b]) => F.linear(x!, w!, b!), tol: 5e-4 });
+add({ op: 'matmul', label: 'linear, batched transposed input, bias in the epilogue', inputs: [{ shape: [2, 5, 8], transposed: true }, { shape: [6, 5] }, { shape: [6] }], run: ([x, w, b]) => F.linear(F.transpose(x!, 1, 2), w!, b!), tol: 5e-4 });
+add({ op: 'matmul', label: 'linear, bias view with offset', inputs: [{ shape: [4, 3, 12] }, { shape: [8, 12] }, { shape: [10] }], run: ([x, w, b]) => F.linear(x!, w!, F.slice(b!, 0, 2)), tol: 5e-4 });
 
 // ---- softmax ----
 add({ op: 'softmax', label: 'rows of 13', inputs: [{ shape: [4, 13] }], run: ([x]) => F.softmax(x!) });

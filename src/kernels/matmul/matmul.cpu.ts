@@ -18,13 +18,13 @@ export interface MatmulPlan {
   bOffset: number;
 }
 
-export function matmulCpu(a: TypedArray, b: TypedArray, p: MatmulPlan, out: TypedArray): void {
+export function matmulCpu(a: TypedArray, b: TypedArray, p: MatmulPlan, out: TypedArray, bias: { data: TypedArray; offset: number } | null = null): void {
   const { M, N, K } = p;
   stridedWalk(p.batchShape, [p.aBatchStrides, p.bBatchStrides], [p.aOffset, p.bOffset], (bi, ao, bo) => {
     const ob = bi * M * N;
     for (let m = 0; m < M; m++) {
       for (let n = 0; n < N; n++) {
-        let acc = 0;
+        let acc = bias ? bias.data[bias.offset + n]! : 0;
         let ai = ao + m * p.aRow;
         let bj = bo + n * p.bCol;
         for (let k = 0; k < K; k++) {

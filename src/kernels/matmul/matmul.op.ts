@@ -7,8 +7,8 @@ import { getRuntime } from '../../runtime/device.ts';
 import { coalesce, sameDevice } from '../common.ts';
 import { matmulCpu, type MatmulPlan } from './matmul.cpu.ts';
 import { matmulWgsl, type MatmulVariant } from './matmul.wgsl.ts';
-import { transpose, unsqueeze, squeeze } from '../movement/movement.op.ts';
-import { sumTo } from '../reduce/reduce.op.ts';
+import { compact, reshape, transpose, unsqueeze, squeeze } from '../movement/movement.op.ts';
+import { reduceKernel, sumTo } from '../reduce/reduce.op.ts';
 import { add } from '../elementwise/elementwise.op.ts';
 
 let forcedVariant: MatmulVariant | null = (process.env.FIANET_MATMUL as MatmulVariant) || null;
@@ -50,7 +50,7 @@ function plan(a: Tensor, b: Tensor): { plan: MatmulPlan; outShape: number[] } {
   };
 }
 
-export function matmulKernel(a: Tensor, b: Tensor, variant?: MatmulVariant): Tensor {
+export function matmulKernel(a: Tensor, b: Tensor, variant?: MatmulVariant, bias: Tensor | null = null): Tensor {
   const device = sameDevice('matmul', a, b);
   if (a.dtype !== 'f32' && a.dtype !== 'f64') throw new Error(`matmul: expects f32 tensors, found ${a.dtype} and ${b.dtype}`);
   if (a.dtype !== b.dtype) throw new Error(`matmul: dtype mismatch ${a.dtype} vs ${b.dtype}`);
@@ -58,8 +58,8 @@ export function matmulKernel(a: Tensor, b: Tensor, variant?: MatmulVariant): Ten
   const out = empty(outShape, a.dtype, device);
   if (out.size === 0) return out;
   if (p.K === 0) throw new Error(`matmul: empty inner dimension in ${shapeStr(a.shape)} @ ${shapeStr(b.shape)}`);
-  if (device === 'cpu') matmulCpu(a.storage.cpu!, b.storage.cpu!, p, out.storage.cpu!);
-  else matmulWgsl(a, b, out, p, variant ?? chooseMatmulVariant(), getRuntime().report.subgroupSize);
+  if (device === 'cpu') matmulCpu(a.storage.cpu!, b.storage.cpu!, p, out.storage.cpu!, bias ? { data: bias.storage.cpu!, offset: bias.offset } : null);
+  else matmulWgsl(a, b, out, p, variant ?? chooseMatmulVariant(), getRuntime().report.subgroupSize, bias);
   return out;
 }
 
@@ -91,8 +91,30 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   if (weight.rank !== 2 || x.shape[x.rank - 1] !== weight.shape[1]) {
     throw new Error(`linear: input ${shapeStr(x.shape)} does not match weight ${shapeStr(weight.shape)}`);
   }
-  const y = matmul(x, transpose(weight, 0, 1));
-  return bias ? add(y, bias) : y;
+  if (!bias) return matmul(x, transpose(weight, 0, 1));
+  if (bias.rank !== 1 || bias.shape[0] !== weight.shape[0]) {
+    throw new Error(`linear: bias ${shapeStr(bias.shape)} does not match weight ${shapeStr(weight.shape)}`);
+  }
+  if (x.rank < 2) return add(matmul(x, transpose(weight, 0, 1)), bias);
+  return apply(linearFn, [x, weight, compact(bias)], null);
 }
+
+/** y = x W^T + b in one GEMM with the bias in the epilogue; db is the sum of g over all leading dims. */
+const linearFn: FunctionDef<null> = {
+  name: 'linear',
+  forward: ([x, w, b]) => matmulKernel(x!, transpose(w!, 0, 1), undefined, b!),
+  setupContext: (ctx, [x, w]) => ctx.saveForBackward(x!, w!),
+  backward(ctx, g) {
+    const [x, w] = ctx.savedTensors;
+    const lead = Array.from({ length: g.rank - 1 }, (_, i) => i);
+    const g2 = reshape(g, [-1, g.shape[g.rank - 1]!]);
+    return [
+      ctx.needsInputGrad[0] ? matmulKernel(g, w!) : null,
+      // dW = g^T x over all rows: (N, R) @ (R, K).
+      ctx.needsInputGrad[1] ? matmulKernel(transpose(g2, 0, 1), reshape(x!, [-1, x!.shape[x!.rank - 1]!])) : null,
+      ctx.needsInputGrad[2] ? reduceKernel('sum', g, lead, false) : null,
+    ];
+  },
+};
 
 

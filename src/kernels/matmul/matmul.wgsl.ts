@@ -8,26 +8,27 @@ import { gemmProgram, type GemmLayout, type GemmVariant } from './gemm.template.
 
 export type MatmulVariant = GemmVariant;
 
-interface VecFlags { vecA: boolean; vecBk: boolean; vecBn: boolean }
+interface VecFlags { vecA: boolean; vecBk: boolean; vecBn: boolean; bias?: boolean }
 
 function layout(f: VecFlags): GemmLayout {
   const aT = f.vecA ? 'vec4<f32>' : 'f32';
   const bT = f.vecBk || f.vecBn ? 'vec4<f32>' : 'f32';
   const at = (arr: string, vec: boolean, i: string) => (vec ? `${arr}[(${i}) / 4u][(${i}) % 4u]` : `${arr}[${i}]`);
   return {
-    key: `strided${f.vecA ? ':a4' : ''}${f.vecBk ? ':bk4' : ''}${f.vecBn ? ':bn4' : ''}`,
+    key: `strided${f.vecA ? ':a4' : ''}${f.vecBk ? ':bk4' : ''}${f.vecBn ? ':bn4' : ''}${f.bias ? ':bias' : ''}`,
     ...f,
     wgsl: `
 struct U {
   M: u32, N: u32, K: u32, batchRank: u32,
   aRow: u32, aCol: u32, bRow: u32, bCol: u32,
-  aOff: u32, bOff: u32, nBatch: u32, _p: u32,
+  aOff: u32, bOff: u32, nBatch: u32, biasOff: u32,
   bShape: array<vec4<u32>, 2>, aBS: array<vec4<u32>, 2>, bBS: array<vec4<u32>, 2>,
 };
 @group(0) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> A: array<${aT}>;
 @group(0) @binding(2) var<storage, read> B: array<${bT}>;
 @group(0) @binding(3) var<storage, read_write> O: array<f32>;
+${f.bias ? '@group(0) @binding(4) var<storage, read> BIAS: array<f32>;' : ''}
 // Offsets of batch b in A and B (broadcast batch dims have stride 0).
 fn batchOffsets(b: u32) -> vec2<u32> {
   var rem = b;
@@ -52,7 +53,8 @@ fn loadB(c: u32, k: u32) -> f32 { return ${at('B', f.vecBk || f.vecBn, 'c + k * 
 ${f.vecA ? 'fn loadA4(r: u32, k: u32) -> vec4<f32> { return A[(r + k) / 4u]; }' : ''}
 ${f.vecBk ? 'fn loadB4(c: u32, k: u32) -> vec4<f32> { return B[(c + k) / 4u]; }' : ''}
 ${f.vecBn ? 'fn loadBn4(c: u32, k: u32) -> vec4<f32> { return B[(c + k * u.bRow) / 4u]; }' : ''}
-fn storeC(b: u32, m: u32, n: u32, v: f32) { O[(b * u.M + m) * u.N + n] = v; }
+// The linear layer's bias is added in the epilogue: one dispatch instead of a matmul and a broadcast add.
+fn storeC(b: u32, m: u32, n: u32, v: f32) { O[(b * u.M + m) * u.N + n] = v${f.bias ? ' + BIAS[u.biasOff + n]' : ''}; }
 `,
   };
 }
@@ -67,14 +69,15 @@ export function vecFlags(p: MatmulPlan): VecFlags {
   return { vecA, vecBk, vecBn };
 }
 
-export function matmulWgsl(a: Tensor, b: Tensor, out: Tensor, p: MatmulPlan, variant: MatmulVariant, subgroupSize: number): void {
+export function matmulWgsl(a: Tensor, b: Tensor, out: Tensor, p: MatmulPlan, variant: MatmulVariant, subgroupSize: number, bias: Tensor | null = null): void {
   const nBatch = p.batchShape.reduce((x, y) => x * y, 1);
   const u = new Uniforms()
     .u32(p.M).u32(p.N).u32(p.K).u32(p.batchShape.length)
     .u32(p.aRow).u32(p.aCol).u32(p.bRow).u32(p.bCol)
-    .u32(p.aOffset).u32(p.bOffset).u32(nBatch).u32(0)
+    .u32(p.aOffset).u32(p.bOffset).u32(nBatch).u32(bias?.offset ?? 0)
     .arr8(p.batchShape, 1).arr8(p.aBatchStrides).arr8(p.bBatchStrides);
-  const flags = variant === 'subgroup' && !process.env.FIANET_NOVEC ? vecFlags(p) : { vecA: false, vecBk: false, vecBn: false };
+  const flags = { ...(variant === 'subgroup' && !process.env.FIANET_NOVEC ? vecFlags(p) : { vecA: false, vecBk: false, vecBn: false }), bias: !!bias };
   const prog = gemmProgram(layout(flags), variant, subgroupSize, p.M, p.N, nBatch);
-  dispatch(prog.key, ['read', 'read', 'rw'], prog.code, [a, b, out], u, prog.grid, 'matmul');
+  const ts = bias ? [a, b, out, bias] : [a, b, out];
+  dispatch(prog.key, bias ? ['read', 'read', 'rw', 'read'] : ['read', 'read', 'rw'], prog.code, ts, u, prog.grid, 'matmul');
 }
