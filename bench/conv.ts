@@ -3,26 +3,7 @@
 import * as F from '../src/index.ts';
 import { conv2d } from '../src/kernels/conv/conv.op.ts';
 import { Conv2d } from '../src/nn/conv.ts';
-import type { BenchResult } from './engine.ts';
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-async function timeIt(fn: () => void, reps: number, device: F.DeviceName): Promise<number> {
-  const sync = async () => { if (device === 'webgpu') await F.getRuntime().sync(); };
-  fn();
-  await sync();
-  const t: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    fn();
-    await sync();
-    t.push(performance.now() - t0);
-  }
-  return median(t);
-}
-
-const randn = (shape: number[], device: F.DeviceName, seed: number) =>
-  F.keep(F.fromArray(new F.Generator(seed).uniform(shape.reduce((a, b) => a * b, 1), -1, 1), shape, { device }));
+import { randn, timeIt, type BenchResult } from './engine.ts';
 
 export const CONV_BENCHES: Record<string, (device: F.DeviceName) => Promise<BenchResult>> = {
   conv3x3_64_128: async (d) => {

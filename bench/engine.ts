@@ -11,9 +11,10 @@ export interface BenchResult {
   [k: string]: unknown;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function timeIt(fn: () => void, reps: number, device: F.DeviceName): Promise<number> {
+/** Median ms of `reps` runs after one warm-up, each timed around a queue sync. */
+export async function timeIt(fn: () => void, reps: number, device: F.DeviceName): Promise<number> {
   const sync = async () => { if (device === 'webgpu') await F.getRuntime().sync(); };
   fn();
   await sync();
@@ -27,7 +28,8 @@ async function timeIt(fn: () => void, reps: number, device: F.DeviceName): Promi
   return median(times);
 }
 
-function randn(shape: number[], device: F.DeviceName, seed = 1): F.Tensor {
+/** A kept uniform(-1, 1) tensor (benchmark input). */
+export function randn(shape: number[], device: F.DeviceName, seed = 1): F.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   return F.keep(F.fromArray(new F.Generator(seed).uniform(n, -1, 1), shape, { device }));
 }

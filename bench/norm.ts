@@ -1,25 +1,10 @@
 // Benchmarks of the norm and resample families for `fianet bench`: medians of repeated runs after warm-up,
 // timed around a queue sync (so they include dispatch and submit overhead), as bench/engine.ts does.
 import * as F from '../src/index.ts';
-import type { BenchResult } from './engine.ts';
+import { timeIt, type BenchResult } from './engine.ts';
 import { layerNorm } from '../src/kernels/norm/norm.op.ts';
 import { interpolate } from '../src/kernels/resample/resample.op.ts';
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-async function timeIt(fn: () => void, reps: number, device: F.DeviceName): Promise<number> {
-  const sync = async () => { if (device === 'webgpu') await F.getRuntime().sync(); };
-  fn();
-  await sync();
-  const times: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    fn();
-    await sync();
-    times.push(performance.now() - t0);
-  }
-  return median(times);
-}
 
 function uniform(shape: number[], device: F.DeviceName, seed: number, requiresGrad = false): F.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
