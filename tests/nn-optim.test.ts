@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as F from '../src/index.ts';
 import { adamwCpu, sgdCpu } from '../src/kernels/optim/optim.cpu.ts';
-import { adamwUpdate, sgdUpdate } from '../src/kernels/optim/optim.op.ts';
+import { adamwUpdate, adamwUpdateMany, sgdUpdate } from '../src/kernels/optim/optim.op.ts';
 import { MLP, spirals, trainSpirals } from '../src/train/spirals.ts';
 
 let gpu = false;
@@ -34,6 +34,29 @@ test('fused AdamW and SGD kernels match their references', async () => {
   const sp = await st[0]!.toArray();
   for (let i = 0; i < n; i++) assert.ok(Math.abs(sp[i]! - sref[0]![i]!) < 1e-6, `sgd p[${i}]`);
   [...t, ...st].forEach((x) => x.dispose());
+});
+
+test('multi-tensor AdamW (4 tensors per dispatch, per-tensor lr and decay) matches the reference', async () => {
+  if (!gpu) return;
+  const g = new F.Generator(8);
+  const sizes = [5, 1, 1037, 64, 3, 999, 2];
+  const base = { beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 4 };
+  const items = sizes.map((n, j) => {
+    const arrs = [g.uniform(n, -1, 1), g.uniform(n, -1, 1), g.uniform(n, -0.1, 0.1), g.uniform(n, 0, 0.1)];
+    const h = { ...base, lr: 1e-3 * (j + 1), weightDecay: j % 2 ? 0 : 0.01 };
+    const ref = arrs.map((a) => Float32Array.from(a));
+    adamwCpu(ref[0]!, ref[1]!, ref[2]!, ref[3]!, h);
+    const t = arrs.map((a) => F.keep(F.fromArray(a, [n], { device: 'webgpu' })));
+    return { ref, t, h };
+  });
+  adamwUpdateMany(items.map(({ t, h }) => ({ p: t[0]!, g: t[1]!, m: t[2]!, v: t[3]!, h })));
+  for (const [j, it] of items.entries()) {
+    for (const k of [0, 2, 3]) {
+      const got = await it.t[k]!.toArray();
+      for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i]! - it.ref[k]![i]!) < 1e-6, `tensor ${j} state ${k}[${i}]`);
+    }
+    it.t.forEach((x) => x.dispose());
+  }
 });
 
 test('AdamW matches a hand-computed PyTorch step', () => {

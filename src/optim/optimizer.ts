@@ -4,7 +4,7 @@ import { keep } from '../tensor/scope.ts';
 import { noGrad } from '../tensor/autograd.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { zerosLike } from '../kernels/movement/movement.op.ts';
-import { adamwUpdate, sgdUpdate } from '../kernels/optim/optim.op.ts';
+import { adamwUpdateMany, sgdUpdate } from '../kernels/optim/optim.op.ts';
 
 export interface ParamGroup {
   params: Tensor[];
@@ -44,10 +44,14 @@ export abstract class Optimizer {
   step(): void {
     this.stepCount++;
     noGrad(() => {
-      this.flat().forEach(({ p, group }, i) => {
-        if (p.grad) this.update(i, p, p.grad, group);
-      });
+      const todo = this.flat().map(({ p, group }, i) => ({ i, p, group })).filter((x) => x.p.grad);
+      this.updateAll(todo.map(({ i, p, group }) => ({ i, p, g: p.grad!, group })));
     });
+  }
+
+  /** Updates every parameter that has a gradient (parameters without one are skipped, as in PyTorch). */
+  protected updateAll(items: { i: number; p: Tensor; g: Tensor; group: Required<ParamGroup> }[]): void {
+    for (const it of items) this.update(it.i, it.p, it.g, it.group);
   }
 
   protected abstract update(i: number, p: Tensor, g: Tensor, group: Required<ParamGroup>): void;
@@ -88,10 +92,16 @@ export class AdamW extends Optimizer {
     super(params, { lr: opts.lr ?? 1e-3, weightDecay: opts.weightDecay ?? 0.01 });
   }
   protected update(i: number, p: Tensor, g: Tensor, group: Required<ParamGroup>): void {
+    this.updateAll([{ i, p, g, group }]);
+  }
+
+  /** All parameters in batched dispatches (several tensors per dispatch on webgpu). */
+  protected override updateAll(items: { i: number; p: Tensor; g: Tensor; group: Required<ParamGroup> }[]): void {
     const [beta1, beta2] = this.opts.betas ?? [0.9, 0.999];
-    adamwUpdate(p, g, this.buffer(i, 'exp_avg', p), this.buffer(i, 'exp_avg_sq', p), {
-      lr: group.lr, beta1, beta2, eps: this.opts.eps ?? 1e-8, weightDecay: group.weightDecay, step: this.stepCount,
-    });
+    adamwUpdateMany(items.map(({ i, p, g, group }) => ({
+      p, g, m: this.buffer(i, 'exp_avg', p), v: this.buffer(i, 'exp_avg_sq', p),
+      h: { lr: group.lr, beta1, beta2, eps: this.opts.eps ?? 1e-8, weightDecay: group.weightDecay, step: this.stepCount },
+    })));
   }
 }
 

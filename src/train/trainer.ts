@@ -133,8 +133,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       ts.push(performance.now());
       seen += b.size;
       if (!Number.isFinite(loss!)) {
-        log.line(`epoch ${epoch + 1} step ${step}: loss is ${loss}; stopping. The last good checkpoint is ${path.join(ckptDir, 'last.safetensors')}`);
-        throw new TrainingDiverged(`training diverged at step ${step} (loss ${loss}); last good checkpoint: ${path.join(ckptDir, 'last.safetensors')}`);
+        const last = path.join(ckptDir, 'last.safetensors');
+        const kept = existsSync(last) ? `the last good checkpoint is ${last} (epoch ${epoch})` : 'no checkpoint was saved before this';
+        log.line(`epoch ${epoch + 1} step ${step}: loss is ${loss}; stopping, ${kept}`);
+        opt.dispose();
+        model.dispose();
+        throw new TrainingDiverged(`training diverged at step ${step} (loss ${loss}); ${kept}`);
       }
       const lr = opt.paramGroups[0]!.lr;
       const ips = seen / ((performance.now() - t0) / 1000);

@@ -53,4 +53,19 @@ test('train -> eval (+ text swap) -> predict, and no silent overwrite', async ()
   F.shutdown();
 });
 
+test('a NaN/Inf loss stops the run with a clear message and keeps the last good checkpoint', async () => {
+  const tmp = mkdtempSync(path.join(tmpdir(), 'fianet-nan-'));
+  try {
+    await train({
+      config: 'configs/synthetic/fianet-tiny.yaml', quiet: true, experiments: path.join(tmp, 'exp'),
+      overrides: ['data.synthetic.n=40', 'data.synthetic.size=64', `data.synthetic.dir=${path.join(tmp, 'syn')}`, 'data.image_size=64',
+        'data.text_length=12', 'train.epochs=40', 'train.lr=1e12', 'train.test_at_end=false'],
+    });
+    assert.unreachable('a learning rate of 1e12 did not diverge');
+  } catch (e) {
+    assert.match((e as Error).message, /training diverged at step \d+ \(loss (NaN|Infinity|-Infinity)\); (the last good checkpoint is .*last\.safetensors|no checkpoint was saved before this)/);
+  }
+  F.shutdown();
+});
+
 test.run();

@@ -3,7 +3,7 @@ import { shapeStr } from '../../tensor/shape.ts';
 import type { Tensor } from '../../tensor/tensor.ts';
 import { sameDevice } from '../common.ts';
 import { adamwCpu, sgdCpu, type AdamWHyper, type SgdHyper } from './optim.cpu.ts';
-import { adamwWgsl, sgdWgsl } from './optim.wgsl.ts';
+import { ADAMW_PER_DISPATCH, adamwWgsl, sgdWgsl, type AdamWItem } from './optim.wgsl.ts';
 
 function check(op: string, p: Tensor, ...rest: Tensor[]): void {
   sameDevice(op, p, ...rest);
@@ -15,9 +15,16 @@ function check(op: string, p: Tensor, ...rest: Tensor[]): void {
 }
 
 export function adamwUpdate(p: Tensor, g: Tensor, m: Tensor, v: Tensor, h: AdamWHyper): void {
-  check('adamw', p, g, m, v);
-  if (p.device === 'cpu') adamwCpu(p.storage.cpu!, g.storage.cpu!, m.storage.cpu!, v.storage.cpu!, h);
-  else adamwWgsl(p, g, m, v, h);
+  adamwUpdateMany([{ p, g, m, v, h }]);
+}
+
+/** AdamW on many tensors: on webgpu ADAMW_PER_DISPATCH tensors per dispatch. Items share betas, eps and step. */
+export function adamwUpdateMany(items: AdamWItem[]): void {
+  for (const it of items) check('adamw', it.p, it.g, it.m, it.v);
+  const cpu = items.filter((it) => it.p.device === 'cpu');
+  for (const it of cpu) adamwCpu(it.p.storage.cpu!, it.g.storage.cpu!, it.m.storage.cpu!, it.v.storage.cpu!, it.h);
+  const gpu = items.filter((it) => it.p.device !== 'cpu');
+  for (let i = 0; i < gpu.length; i += ADAMW_PER_DISPATCH) adamwWgsl(gpu.slice(i, i + ADAMW_PER_DISPATCH));
 }
 
 /** buf: the momentum buffer (null when momentum is 0). */

@@ -5,31 +5,62 @@ import type { AdamWHyper, SgdHyper } from './optim.cpu.ts';
 
 const WG = 256;
 
-const ADAMW = `
-struct U { n: u32, _a: u32, _b: u32, _c: u32, beta1: f32, beta2: f32, eps: f32, stepSize: f32, bc2Sqrt: f32, decay: f32, _d: f32, _e: f32 };
-@group(0) @binding(0) var<uniform> u: U;
-@group(0) @binding(1) var<storage, read_write> P: array<f32>;
-@group(0) @binding(2) var<storage, read> G: array<f32>;
-@group(0) @binding(3) var<storage, read_write> M: array<f32>;
-@group(0) @binding(4) var<storage, read_write> V: array<f32>;
+/**
+ * AdamW over up to 4 parameter tensors per dispatch (4 storage bindings each; the per-stage limit is 16): a
+ * training step of fianet-tiny has 323 parameter tensors, and one dispatch each cost more than the arithmetic.
+ * Invocation i updates element i of the concatenation; the per-tensor ends, step sizes and decays are uniforms.
+ */
+export const ADAMW_PER_DISPATCH = 4;
+
+function adamwSource(k: number): string {
+  const decl = Array.from({ length: k }, (_, j) => `
+@group(0) @binding(${4 * j + 1}) var<storage, read_write> P${j}: array<f32>;
+@group(0) @binding(${4 * j + 2}) var<storage, read> G${j}: array<f32>;
+@group(0) @binding(${4 * j + 3}) var<storage, read_write> M${j}: array<f32>;
+@group(0) @binding(${4 * j + 4}) var<storage, read_write> V${j}: array<f32>;`).join('');
+  const branch = Array.from({ length: k }, (_, j) => `${j ? ' else ' : ''}if (i < u.ends[${j}]) {
+    let e = i - ${j ? `u.ends[${j - 1}]` : '0u'};
+    let g = G${j}[e];
+    let m = u.beta1 * M${j}[e] + (1.0 - u.beta1) * g;
+    let v = u.beta2 * V${j}[e] + (1.0 - u.beta2) * g * g;
+    M${j}[e] = m;
+    V${j}[e] = v;
+    P${j}[e] = P${j}[e] * u.decay[${j}] - u.stepSize[${j}] * m / (sqrt(v) / u.bc2Sqrt + u.eps);
+  }`).join('');
+  return `
+struct U { ends: vec4<u32>, stepSize: vec4<f32>, decay: vec4<f32>, beta1: f32, beta2: f32, eps: f32, bc2Sqrt: f32 };
+@group(0) @binding(0) var<uniform> u: U;${decl}
 @compute @workgroup_size(${WG})
 fn main(${WGSL_IDS}) {
   let i = ${WGSL_LINEAR_ID(WG)};
-  if (i >= u.n) { return; }
-  let g = G[i];
-  let p = P[i] * u.decay;
-  let m = u.beta1 * M[i] + (1.0 - u.beta1) * g;
-  let v = u.beta2 * V[i] + (1.0 - u.beta2) * g * g;
-  M[i] = m;
-  V[i] = v;
-  P[i] = p - u.stepSize * m / (sqrt(v) / u.bc2Sqrt + u.eps);
+  // Decoupled weight decay first, then the Adam step, as torch.optim.AdamW.
+  ${branch}
 }`;
+}
 
-export function adamwWgsl(p: Tensor, g: Tensor, m: Tensor, v: Tensor, h: AdamWHyper): void {
-  const u = new Uniforms().u32(p.size).u32(0).u32(0).u32(0)
-    .f32(h.beta1).f32(h.beta2).f32(h.eps).f32(h.lr / (1 - h.beta1 ** h.step))
-    .f32(Math.sqrt(1 - h.beta2 ** h.step)).f32(1 - h.lr * h.weightDecay).f32(0).f32(0);
-  dispatch('adamw', ['rw', 'read', 'rw', 'rw'], () => ADAMW, [p, g, m, v], u, grid1d(p.size, WG), 'adamw');
+export interface AdamWItem {
+  p: Tensor;
+  g: Tensor;
+  m: Tensor;
+  v: Tensor;
+  h: AdamWHyper;
+}
+
+/** Updates up to ADAMW_PER_DISPATCH tensors in one dispatch (all with the same step count and betas). */
+export function adamwWgsl(items: AdamWItem[]): void {
+  const k = items.length;
+  if (k < 1 || k > ADAMW_PER_DISPATCH) throw new Error(`adamw: ${k} tensors per dispatch (1..${ADAMW_PER_DISPATCH})`);
+  const h0 = items[0]!.h;
+  const ends: number[] = [];
+  let total = 0;
+  for (const it of items) ends.push((total += it.p.size));
+  const u = new Uniforms();
+  for (let j = 0; j < 4; j++) u.u32(ends[j] ?? total);
+  for (let j = 0; j < 4; j++) u.f32(items[j] ? items[j]!.h.lr / (1 - h0.beta1 ** h0.step) : 0);
+  for (let j = 0; j < 4; j++) u.f32(items[j] ? 1 - items[j]!.h.lr * items[j]!.h.weightDecay : 1);
+  u.f32(h0.beta1).f32(h0.beta2).f32(h0.eps).f32(Math.sqrt(1 - h0.beta2 ** h0.step));
+  const bindings = items.flatMap(() => ['rw', 'read', 'rw', 'rw'] as const);
+  dispatch(`adamw:${k}`, [...bindings], () => adamwSource(k), items.flatMap((it) => [it.p, it.g, it.m, it.v]), u, grid1d(total, WG), 'adamw');
 }
 
 // Two variants: with a momentum buffer (binding 3) and without (plain SGD keeps no state).
