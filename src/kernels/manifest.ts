@@ -33,8 +33,12 @@ export interface ManifestEntry {
   kind: 'kernel' | 'view' | 'composite';
   cpu?: Fn;
   wgsl?: Fn;
-  /** The backward's own kernels (their CPU and WGSL pieces), or a rule over other ops; null = not differentiable. */
-  backward: { cpu?: Fn; wgsl?: Fn; rule?: Fn } | null;
+  /**
+   * The backward: its own kernels (CPU and WGSL pieces), a rule function, and/or `via`: the manifest ops it is
+   * composed of (checked to exist, so a composite backward cannot lean on an op that lacks a piece).
+   * null = not differentiable.
+   */
+  backward: { cpu?: Fn; wgsl?: Fn; rule?: Fn; via?: string[] } | null;
 }
 
 const ew: ManifestEntry[] = [...EW_TABLE.values()].map((e) => ({
@@ -48,35 +52,36 @@ const ew: ManifestEntry[] = [...EW_TABLE.values()].map((e) => ({
 
 const k = (name: string, family: string, cpu: Fn, wgsl: Fn, backward: ManifestEntry['backward']): ManifestEntry =>
   ({ name, family, kind: 'kernel', cpu, wgsl, backward });
-const v = (name: string, rule: Fn): ManifestEntry => ({ name, family: 'movement', kind: 'view', backward: { rule } });
-const copyPieces = { cpu: copyCpu, wgsl: copyWgsl };
+const v = (name: string, via: string[]): ManifestEntry => ({ name, family: 'movement', kind: 'view', backward: { via } });
 
 export const MANIFEST: ManifestEntry[] = [
   ...ew,
-  k('sum', 'reduce', reduceCpu, reduceWgsl, { rule: copyWgsl, ...copyPieces }),
-  k('mean', 'reduce', reduceCpu, reduceWgsl, { cpu: ewCpu, wgsl: ewWgsl }),
-  k('max', 'reduce', reduceCpu, reduceWgsl, { cpu: ewCpu, wgsl: ewWgsl }),
-  k('min', 'reduce', reduceCpu, reduceWgsl, { cpu: ewCpu, wgsl: ewWgsl }),
+  k('sum', 'reduce', reduceCpu, reduceWgsl, { via: ['expand'] }),
+  k('mean', 'reduce', reduceCpu, reduceWgsl, { via: ['expand', 'divs'] }),
+  k('max', 'reduce', reduceCpu, reduceWgsl, { via: ['eq', 'cast', 'sum', 'div', 'mul'] }),
+  k('min', 'reduce', reduceCpu, reduceWgsl, { via: ['eq', 'cast', 'sum', 'div', 'mul'] }),
   k('argmax', 'reduce', reduceCpu, reduceWgsl, null),
   k('argmin', 'reduce', reduceCpu, reduceWgsl, null),
-  { name: 'variance', family: 'reduce', kind: 'composite', backward: { rule: reduceCpu } },
-  v('reshape', copyCpu),
-  v('permute', copyCpu),
-  v('expand', reduceCpu),
-  v('slice', copyCpu),
-  k('contiguous', 'movement', copyCpu, copyWgsl, { rule: copyCpu }),
-  k('concat', 'movement', copyCpu, copyWgsl, { rule: copyCpu }),
-  k('pad', 'movement', copyCpu, copyWgsl, { rule: copyCpu }),
-  k('roll', 'movement', copyCpu, copyWgsl, copyPieces),
+  { name: 'variance', family: 'reduce', kind: 'composite', backward: { via: ['sub', 'mean', 'mul', 'sum', 'div'] } },
+  v('reshape', ['reshape']),
+  v('permute', ['permute']),
+  v('expand', ['sum']),
+  v('slice', ['fill', 'contiguous']),
+  k('contiguous', 'movement', copyCpu, copyWgsl, { via: [] }), // the gradient passes through
+  k('concat', 'movement', copyCpu, copyWgsl, { via: ['slice'] }),
+  k('pad', 'movement', copyCpu, copyWgsl, { via: ['slice'] }),
+  k('roll', 'movement', copyCpu, copyWgsl, { cpu: copyCpu, wgsl: copyWgsl }), // roll back by -shift
   k('fill', 'movement', fillCpu, fillWgsl, null),
   k('matmul', 'matmul', matmulCpu, matmulWgsl, { cpu: matmulCpu, wgsl: matmulWgsl }),
   k('softmax', 'softmax', softmaxCpu, softmaxWgsl, { cpu: softmaxBackwardCpu, wgsl: softmaxBackwardWgsl }),
   k('logSoftmax', 'softmax', softmaxCpu, softmaxWgsl, { cpu: softmaxBackwardCpu, wgsl: softmaxBackwardWgsl }),
-  { name: 'crossEntropy', family: 'softmax', kind: 'composite', backward: { rule: softmaxBackwardCpu } },
+  { name: 'crossEntropy', family: 'softmax', kind: 'composite', backward: { via: ['logSoftmax', 'mul', 'sum', 'neg', 'div', 'eq', 'cast'] } },
   k('embedding', 'gather', gatherRowsCpu, gatherRowsWgsl, { cpu: scatterAddRowsCpu, wgsl: scatterAddRowsWgsl }),
   // The backward of a convolution is two more implicit GEMMs (input and weight gradients), each with its reference.
-  k('conv2d', 'conv', convForwardCpu, convForwardWgsl, { cpu: convInputGradCpu, wgsl: convInputGradWgsl, rule: convWeightGradWgsl }),
-  { name: 'conv1d', family: 'conv', kind: 'composite', backward: { rule: convWeightGradCpu } },
+  // The input gradient is its own implicit GEMM; the weight gradient another (wgrad pieces below); bias: a sum.
+  k('conv2d', 'conv', convForwardCpu, convForwardWgsl, { cpu: convInputGradCpu, wgsl: convInputGradWgsl, via: ['conv2d_weight_grad', 'sum'] }),
+  k('conv2d_weight_grad', 'conv', convWeightGradCpu, convWeightGradWgsl, null),
+  { name: 'conv1d', family: 'conv', kind: 'composite', backward: { via: ['conv2d', 'reshape'] } },
   ...MANIFEST_NORM,
   ...MANIFEST_RESAMPLE,
   ...MANIFEST_REGULARIZE,

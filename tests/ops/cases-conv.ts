@@ -20,6 +20,8 @@ export const CASES_CONV: OpCase[] = [
   c2('dilation 2 groups 2', [1, 4, 9, 8], [6, 2, 3, 3], false, { padding: 2, dilation: 2, groups: 2 }),
   c2('rectangular kernel', [1, 2, 6, 7], [3, 2, 2, 3], true, { stride: [1, 2], padding: [1, 0] }),
   c2('size 1', [1, 1, 1, 1], [1, 1, 1, 1], true, {}),
+  // The weight-gradient GEMM (its own manifest entry): checked through the weight's gradient.
+  { ...c2('3x3 stride 2, weight gradient', [2, 3, 7, 6], [4, 3, 3, 3], false, { stride: 2, padding: 1 }), op: 'conv2d_weight_grad' },
   c2('non-contiguous input', [2, 3, 5, 5], [2, 3, 3, 3], false, { padding: 1 }, { inputs: [{ shape: [2, 3, 5, 5], transposed: true }, { shape: [2, 3, 3, 3] }] }),
   {
     op: 'conv2d', label: 'offset views (batch slice, weight and bias slices)', tol: 5e-4,

@@ -11,7 +11,8 @@ test('every op has CPU reference, WGSL kernel, backward and a test case', () => 
   const problems: string[] = [];
   for (const e of MANIFEST) {
     if (e.kind === 'kernel' && (typeof e.cpu !== 'function' || typeof e.wgsl !== 'function')) problems.push(`${e.name}: missing CPU or WGSL forward`);
-    if (e.backward && !e.backward.rule && !(e.backward.cpu && e.backward.wgsl)) problems.push(`${e.name}: differentiable but no backward`);
+    if (e.backward && !e.backward.rule && !e.backward.via && !(e.backward.cpu && e.backward.wgsl)) problems.push(`${e.name}: differentiable but no backward`);
+    for (const n of e.backward?.via ?? []) if (!MANIFEST.some((x) => x.name === n)) problems.push(`${e.name}: its backward uses '${n}', which is not in the manifest`);
     if (e.backward?.cpu && !e.backward.wgsl) problems.push(`${e.name}: backward kernel has no WGSL piece`);
     if (e.backward?.wgsl && !e.backward.cpu) problems.push(`${e.name}: backward kernel has no CPU reference`);
     if (!tested.has(e.name)) problems.push(`${e.name}: no test case`);
