@@ -29,7 +29,7 @@ export async function runBench(only: string[] | null, json: boolean, device: F.D
     if (json) console.log(JSON.stringify(r));
     else {
       const rate = r.gflops !== undefined ? `${r.gflops.toFixed(1)} GFLOP/s` : r.gbps !== undefined ? `${r.gbps.toFixed(2)} GB/s` : '';
-      const extra = Object.entries(r).filter(([k]) => !['bench', 'device', 'ms', 'gflops', 'gbps'].includes(k)).map(([k, v]) => `${k}=${typeof v === 'number' ? +v.toFixed(2) : v}`).join(' ');
+      const extra = Object.entries(r).filter(([k]) => !['bench', 'device', 'ms', 'gflops', 'gbps'].includes(k)).map(([k, v]) => `${k}=${typeof v === 'number' ? +v.toFixed(2) : typeof v === 'object' ? JSON.stringify(v) : v}`).join(' ');
       console.log(`${r.bench.padEnd(22)} ${r.device.padEnd(7)} ${r.ms.toFixed(2).padStart(9)} ms  ${rate.padEnd(16)} ${extra}`);
     }
   }
