@@ -11,7 +11,7 @@ import * as F from '../../src/index.ts';
 import { dumpConfig, loadFianetConfig } from '../../src/config/index.ts';
 import { meanStd, metricValue, resultsCsv, resultsMarkdown, runSweep, rowSlug, type SweepRun } from '../../src/train/sweep.ts';
 import { niceTicks, plotRuns, runLabels, smooth, expandRunDirs, tickLabels } from '../../src/train/plot.ts';
-import { configHash, dataHash, report, trainingSeconds } from '../../src/train/report.ts';
+import { dataRoot, configHash, dataHash, report, trainingSeconds } from '../../src/train/report.ts';
 
 const TINY = 'configs/synthetic/fianet-tiny.yaml';
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'fianet-tools-'));
@@ -160,7 +160,8 @@ test('report: config and data hashes, env, best epoch and its split, metrics, ef
   const synth = path.join(dir, 'synthetic');
   const runDir = path.join(dir, 'exp', 'run');
   fakeRun(runDir, { overrides: [`data.synthetic.dir=${synth}`], epochsDone: 3 });
-  const root = path.join(synth, 'rrsisd-n600-s128-seed0', 'rrsisd');
+  // The synthetic root follows the config (data.synthetic.{n,size,seed}), as prepareData names it.
+  const root = path.join(dataRoot(loadFianetConfig(TINY, [`data.synthetic.dir=${synth}`])), 'rrsisd');
   mkdirSync(root, { recursive: true });
   writeFileSync(path.join(root, 'refs(unc).p'), 'refs');
   writeFileSync(path.join(root, 'instances.json'), '{}');
@@ -176,7 +177,7 @@ test('report: config and data hashes, env, best epoch and its split, metrics, ef
   writeFileSync(path.join(root, 'instances.json'), '{"images": []}');
   assert.is.not(dataHash(cfg).hash, h1, 'the hash follows the annotation files');
   assert.match(text, /node v20\.99\.0 on linux-x64; git abcdef12 \(dirty\); adapter lavapipe \/ mesa \/ software \(subgroup kernels, subgroup 8\)/);
-  assert.match(text, /3 of 8 epochs done, 15 steps \(unfinished/);
+  assert.match(text, new RegExp(`3 of ${cfg.train.epochs} epochs done, 15 steps \\(unfinished`));
   assert.match(text, /best checkpoint: epoch 3, chosen on \*\*val\*\* by oIoU 35\.00/);
   assert.match(text, /val at the best epoch \(3\): oIoU 35\.00 · mIoU 30\.00 · Pr@0\.5 30\.00/);
   assert.match(text, /eval\/test \(best checkpoint, 12 samples\): oIoU 41\.25 · mIoU 39\.50 · Pr@0\.5 50\.00/);
