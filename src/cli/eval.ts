@@ -55,7 +55,7 @@ export async function runEval(o: EvalCliOptions): Promise<Record<string, unknown
   const data = await prepareData(cfg);
   const records = data.splits[o.split];
   if (!records.length) throw new Error(`eval: the ${o.split} split of ${data.root} is empty`);
-  const model = new FIANet(cfg.model, { device, skipInit: true });
+  const model = new FIANet(cfg.model, { device, skipInit: true, imageSize: cfg.data.image_size });
   await loadCheckpoint(model, ckpt);
   const swap = o.textAblation === 'swap' ? swappedSentences(records, cfg.train.seed) : null;
   const outDir = path.join(runDir, 'eval', `${o.split}${swap ? '-textswap' : ''}${o.checkpoint === 'last' ? '-last' : ''}`);

@@ -9,7 +9,7 @@ import { resolveRun } from './eval.ts';
 export async function runPredict(o: { target: string; image: string; text: string; out: string; overlay?: string }): Promise<void> {
   const { ckpt, cfg } = resolveRun(o.target);
   const device = await F.initDevice(cfg.device);
-  const model = new FIANet(cfg.model, { device, skipInit: true });
+  const model = new FIANet(cfg.model, { device, skipInit: true, imageSize: cfg.data.image_size });
   await loadCheckpoint(model, ckpt);
   const img = await readRgbImage(o.image);
   const p = await predictMask(model, img, o.text, { imageSize: cfg.data.image_size, textLength: cfg.data.text_length, dataset: cfg.data.dataset, phraseMode: cfg.data.phrase_mode });

@@ -19,6 +19,7 @@ export const MODEL_SCHEMA: Schema = {
       patch_size: int(4, 'patch embedding kernel and stride', 1),
       mlp_ratio: num(4, 'MLP hidden / C', 0),
       drop_path_rate: num(0.3, 'stochastic depth, rising linearly over all blocks to this value', 0),
+      ape: bool(false, 'absolute position embedding after the patch embedding (Swin\'s ape; off in FIANet)'),
     },
   },
   text: {
@@ -116,7 +117,7 @@ export interface FianetConfig {
   name: string | null;
   device: 'auto' | 'cpu' | 'webgpu';
   model: {
-    backbone: { embed_dim: number; depths: number[]; num_heads: number[]; window_size: number; patch_size: number; mlp_ratio: number; drop_path_rate: number };
+    backbone: { embed_dim: number; depths: number[]; num_heads: number[]; window_size: number; patch_size: number; mlp_ratio: number; drop_path_rate: number; ape: boolean };
     text: { vocab_size: number; hidden_size: number; num_layers: number; num_heads: number; intermediate_size: number; max_position: number; layer_norm_eps: number; dropout: number };
     num_tmem: number;
     fusion_heads: number[];

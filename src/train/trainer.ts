@@ -61,7 +61,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   log.line(`${resuming ? 'resuming' : 'starting'} ${cfg.name} in ${runDir} on ${device}`);
 
   const data = await prepareData(cfg, (s) => log.line(s));
-  const model = new FIANet(cfg.model, { device, seed: cfg.train.seed });
+  const model = new FIANet(cfg.model, { device, seed: cfg.train.seed, imageSize: cfg.data.image_size });
   const { groups, names, frozen } = fianetParamGroups(model, cfg);
   const opt = new F.AdamW(groups, { lr: cfg.train.lr, betas: cfg.train.betas as [number, number], eps: cfg.train.eps, weightDecay: cfg.train.weight_decay });
   const paramNames = names.flat();

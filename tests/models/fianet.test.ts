@@ -7,6 +7,7 @@ import { loadFianetConfig } from '../../src/config/index.ts';
 import { FIANet } from '../../src/models/fianet/model.ts';
 import { fianetLoss } from '../../src/kernels/loss/loss.op.ts';
 import { forwardMacs } from '../../src/models/fianet/summary.ts';
+import { fianetParamGroups } from '../../src/train/optim-groups.ts';
 
 let gpu = false;
 try { await F.initWebGPU(); gpu = true; } catch { /* cpu only */ }
@@ -172,6 +173,28 @@ test('forward MACs match FIANET.md §14 (212.0 GMAC at 480, L=22)', () => {
   near(m.total, 212.0);
   const one = forwardMacs(loadFianetConfig('configs/refsegrs/fianet_swinb.yaml', ['data.text_length=22']));
   near(one.total, 211.4);
+});
+
+test('optional absolute position embedding (Swin ape): key, shape, no weight decay, size check', () => {
+  const c = loadFianetConfig('configs/synthetic/fianet-tiny.yaml', ['model.backbone.ape=true']);
+  const m = new FIANet(c.model, { device: 'cpu', seed: 1, imageSize: c.data.image_size });
+  const t = new Map(m.namedParameters()).get('backbone.absolute_pos_embed')!;
+  assert.equal([...t.shape], [1, (c.data.image_size / 4) ** 2, c.model.backbone.embed_dim]);
+  const groups = fianetParamGroups(m, c);
+  const noDecay = groups.groups.findIndex((g) => g.weightDecay === 0);
+  assert.ok(groups.names[noDecay]!.includes('backbone.absolute_pos_embed'));
+  const make = tinyInputs(1, c.data.image_size, c.data.text_length);
+  F.scope(() => {
+    const i = make('cpu');
+    m.eval();
+    F.noGrad(() => m.forward(i.x, i.ids, i.mC, i.mG, i.mS));
+    const big = F.zeros([1, 3, 2 * c.data.image_size, 2 * c.data.image_size], 'f32', 'cpu');
+    assert.throws(() => m.forward(big, i.ids, i.mC, i.mG, i.mS), /absolute_pos_embed holds 256 positions, the 32x32 patch grid needs 1024/);
+  });
+  m.dispose();
+  const off = new FIANet(loadFianetConfig('configs/synthetic/fianet-tiny.yaml').model, { device: 'cpu', skipInit: true });
+  assert.not.ok(off.stateDict().has('backbone.absolute_pos_embed'), 'FIANet itself has no ape');
+  off.dispose();
 });
 
 test('bad input: image and text shapes are checked', () => {

@@ -6,11 +6,11 @@ import type { Tensor } from '../../tensor/tensor.ts';
 import { fromArray } from '../../tensor/tensor.ts';
 import { shapeStr } from '../../tensor/shape.ts';
 import { Generator } from '../../tensor/random.ts';
-import { cast } from '../../kernels/elementwise/elementwise.op.ts';
+import { add, cast } from '../../kernels/elementwise/elementwise.op.ts';
 import { concat, copyInto, fillInto, permute, reshape, split } from '../../kernels/movement/movement.op.ts';
 import { interpolate } from '../../kernels/resample/resample.op.ts';
 import { Module } from '../../nn/module.ts';
-import { Linear, ModuleList, type InitOptions } from '../../nn/layers.ts';
+import { Linear, ModuleList, normalTensor, type InitOptions } from '../../nn/layers.ts';
 import { LayerNorm } from '../../nn/norm.ts';
 import { dropPathRates } from '../../nn/regularize.ts';
 import { BertModel } from './bert.ts';
@@ -25,20 +25,29 @@ export interface FianetInit {
   seed?: number;
   /** Allocate parameters without drawing initial values (parameter counting, or before loading weights). */
   skipInit?: boolean;
+  /** Input side the model is built for: sizes the optional absolute position table (default 480). */
+  imageSize?: number;
 }
 
 export class MultiModalSwin extends Module {
   readonly patch_embed: PatchEmbed;
+  /** (1, tokens, C), Swin's optional absolute position embedding (ape); null in FIANet. */
+  readonly absolute_pos_embed: Tensor | null;
   readonly layers: ModuleList<FianetStage>;
   readonly norms: LayerNorm[];
   readonly tmem: TMEM | null;
   readonly widths: number[];
 
-  constructor(readonly c: ModelConfig, init: InitOptions, gen: Generator) {
+  constructor(readonly c: ModelConfig, init: InitOptions, gen: Generator, imageSize = 480) {
     super();
     const b = c.backbone;
     this.widths = b.depths.map((_, i) => b.embed_dim * 2 ** i);
     this.patch_embed = this.registerModule('patch_embed', new PatchEmbed(b.patch_size, 3, b.embed_dim, init));
+    // The table is sized for the input resolution the model is built for (no interpolation to other sizes).
+    const grid = Math.ceil(imageSize / b.patch_size);
+    this.absolute_pos_embed = b.ape
+      ? this.registerParameter('absolute_pos_embed', normalTensor([1, grid * grid, b.embed_dim], 0.02, init))
+      : null;
     const rates = dropPathRates(b.depths.reduce((a, d) => a + d, 0), b.drop_path_rate);
     let at = 0;
     this.layers = this.registerModule('layers', new ModuleList(b.depths.map((depth, i) => {
@@ -57,6 +66,12 @@ export class MultiModalSwin extends Module {
   /** images (B, 3, H, W) -> the four maps handed to the decoder, (B, C_i, H_i, W_i). */
   forward(images: Tensor, t: TextFeatures): Tensor[] {
     let { x, H, W } = this.patch_embed.forward(images);
+    if (this.absolute_pos_embed) {
+      if (this.absolute_pos_embed.shape[1] !== H * W) {
+        throw new Error(`FIANet: absolute_pos_embed holds ${this.absolute_pos_embed.shape[1]} positions, the ${H}x${W} patch grid needs ${H * W}`);
+      }
+      x = add(x, this.absolute_pos_embed);
+    }
     const outs: Tensor[] = [];
     this.layers.items.forEach((stage, i) => {
       const r = stage.forward(x, H, W, t, this.c.ablation);
@@ -79,7 +94,7 @@ export class FIANet extends Module {
     validateModelConfig(config);
     this.generator = new Generator(o.seed ?? 0);
     const init: InitOptions = { device: o.device, generator: this.generator, skipInit: o.skipInit };
-    this.backbone = this.registerModule('backbone', new MultiModalSwin(config, init, this.generator));
+    this.backbone = this.registerModule('backbone', new MultiModalSwin(config, init, this.generator, o.imageSize));
     if (!o.skipInit) initBackboneLinears(this.backbone, this.generator);
     this.text_encoder = this.registerModule('text_encoder', new BertModel(config.text, init, this.generator));
     const widths = this.backbone.widths;
