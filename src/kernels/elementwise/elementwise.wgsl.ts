@@ -18,11 +18,10 @@ function opFn(entry: EwEntry, inTypes: DType[]): string {
   return `fn op(${args}, i: u32, p0: f32, p1: f32) -> TO { return TO(${entry.wgsl}); }`;
 }
 
-function vec4Source(entry: EwEntry, inTypes: DType[], outType: DType): string {
-  const arity = inTypes.length;
-  const decls = inTypes.map((t, k) => `alias T${NAMES[k]} = ${t};\n@group(0) @binding(${k + 1}) var<storage, read> ${NAMES[k]}: array<vec4<T${NAMES[k]}>>;`).join('\n');
-  const loads = inTypes.map((_, k) => `let v${k} = ${NAMES[k]}[i + u.off[${k}] / 4u];`).join('\n  ');
-  const comp = (c: string, j: number) => `op(${inTypes.map((_, k) => `v${k}.${c}`).join(', ')}, e + ${j}u, u.p.x, u.p.y)`;
+/** The uniform struct and bindings both variants share; `vec` binds the arrays as vec4 of the element type. */
+function header(inTypes: DType[], outType: DType, vec: boolean): string {
+  const arr = (t: string) => (vec ? `array<vec4<${t}>>` : `array<${t}>`);
+  const decls = inTypes.map((t, k) => `alias T${NAMES[k]} = ${t};\n@group(0) @binding(${k + 1}) var<storage, read> ${NAMES[k]}: ${arr(`T${NAMES[k]}`)};`).join('\n');
   return `${wgslEnable([...inTypes, outType])}
 struct U {
   n: u32, rank: u32, contig: u32, _pad: u32,
@@ -34,8 +33,14 @@ struct U {
 @group(0) @binding(0) var<uniform> u: U;
 ${decls}
 alias TO = ${outType};
-@group(0) @binding(${arity + 1}) var<storage, read_write> O: array<vec4<TO>>;
-${EW_PRELUDE}
+@group(0) @binding(${inTypes.length + 1}) var<storage, read_write> O: ${arr('TO')};
+${EW_PRELUDE}`;
+}
+
+function vec4Source(entry: EwEntry, inTypes: DType[], outType: DType): string {
+  const loads = inTypes.map((_, k) => `let v${k} = ${NAMES[k]}[i + u.off[${k}] / 4u];`).join('\n  ');
+  const comp = (c: string, j: number) => `op(${inTypes.map((_, k) => `v${k}.${c}`).join(', ')}, e + ${j}u, u.p.x, u.p.y)`;
+  return `${header(inTypes, outType, true)}
 ${opFn(entry, inTypes)}
 @compute @workgroup_size(${WG})
 fn main(${WGSL_IDS}) {
@@ -48,25 +53,11 @@ fn main(${WGSL_IDS}) {
 }
 
 function source(entry: EwEntry, inTypes: DType[], outType: DType): string {
-  const arity = inTypes.length;
-  const decls = inTypes.map((t, k) => `alias T${NAMES[k]} = ${t};\n@group(0) @binding(${k + 1}) var<storage, read> ${NAMES[k]}: array<T${NAMES[k]}>;`).join('\n');
   const loads = inTypes.map((_, k) => `let ${NAMES[k]!.toLowerCase()} = ${NAMES[k]}[i${k}];`).join('\n  ');
   const idxInit = inTypes.map((_, k) => `var i${k} = i + u.off[${k}];`).join(' ');
   const idxStep = inTypes.map((_, k) => `i${k} += q * u.s${k}[dd / 4u][dd % 4u];`).join(' ');
   const idxReset = inTypes.map((_, k) => `i${k} = u.off[${k}];`).join(' ');
-  return `${wgslEnable([...inTypes, outType])}
-struct U {
-  n: u32, rank: u32, contig: u32, _pad: u32,
-  shape: array<vec4<u32>, 2>,
-  ${inTypes.map((_, k) => `s${k}: array<vec4<u32>, 2>,`).join('\n  ')}
-  off: vec4<u32>,
-  p: vec4<f32>,
-};
-@group(0) @binding(0) var<uniform> u: U;
-${decls}
-alias TO = ${outType};
-@group(0) @binding(${arity + 1}) var<storage, read_write> O: array<TO>;
-${EW_PRELUDE}
+  return `${header(inTypes, outType, false)}
 @compute @workgroup_size(${WG})
 fn main(${WGSL_IDS}) {
   let i = ${WGSL_LINEAR_ID(WG)};
