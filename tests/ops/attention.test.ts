@@ -10,15 +10,9 @@ import { attention, attentionPacked, chooseAttentionPath, setAttentionChunkBytes
 import { cropFromWindow, padToWindow, relativePositionIndex, shiftMask, shiftMaskTensor, windowPartition, windowReverse } from '../../src/kernels/attention/swin.ts';
 import { MultiheadAttention, WindowAttention } from '../../src/nn/attention.ts';
 import { CASES_ATTENTION } from './cases-attention.ts';
-import { checkCase, rng, sample } from './harness.ts';
+import { checkCase, rng, sample, testDevices } from './harness.ts';
 
-const devices: F.DeviceName[] = ['cpu'];
-try {
-  await F.initWebGPU();
-  devices.push('webgpu');
-} catch (e) {
-  console.warn(`no webgpu adapter: kernel tests run on cpu only (${(e as Error).message.split('\n')[0]})`);
-}
+const devices = await testDevices();
 
 function close(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string): void {
   assert.is(a.length, b.length, `${what}: length`);

@@ -7,10 +7,9 @@ import * as F from '../../src/index.ts';
 import { conv2d } from '../../src/kernels/conv/conv.op.ts';
 import { setMatmulVariant } from '../../src/kernels/matmul/matmul.op.ts';
 import { CASES_CONV } from './cases-conv.ts';
-import { checkCase } from './harness.ts';
+import { checkCase, testDevices } from './harness.ts';
 
-const devices: F.DeviceName[] = ['cpu'];
-try { await F.initWebGPU(); devices.push('webgpu'); } catch { /* cpu only */ }
+const devices = await testDevices();
 
 const s = suite('conv');
 CASES_CONV.forEach((c, i) => s(`${c.op}: ${c.label}`, async () => checkCase(c, 500 + i, devices)));

@@ -138,3 +138,14 @@ async function gradcheck(c: OpCase, datas: Float64Array[], upstream: Float64Arra
     }
   }
 }
+
+/** ['cpu'], plus 'webgpu' when an adapter exists (the kernel suites then compare the two). */
+export async function testDevices(): Promise<F.DeviceName[]> {
+  try {
+    await F.initWebGPU();
+    return ['cpu', 'webgpu'];
+  } catch (e) {
+    console.warn(`no webgpu adapter: kernel tests run on cpu only (${(e as Error).message.split('\n')[0]})`);
+    return ['cpu'];
+  }
+}

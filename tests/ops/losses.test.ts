@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as F from '../../src/index.ts';
 import { CASES_LOSSES } from './cases-losses.ts';
-import { checkCase, rng, sample } from './harness.ts';
+import { checkCase, rng, sample, testDevices } from './harness.ts';
 import { MANIFEST_REGULARIZE } from '../../src/kernels/regularize/manifest.ts';
 import { MANIFEST_LOSS } from '../../src/kernels/loss/manifest.ts';
 import { MANIFEST_TMEM } from '../../src/kernels/tmem/manifest.ts';
@@ -17,13 +17,7 @@ import { diceLoss, fianetLoss, weightedCrossEntropy2d } from '../../src/kernels/
 import { pyramidPoolConcat, tmemGate } from '../../src/kernels/tmem/tmem.op.ts';
 import { pyramidPoolConcatComposite, tmemGateComposite } from '../../src/kernels/tmem/tmem.compose.ts';
 
-const devices: F.DeviceName[] = ['cpu'];
-try {
-  await F.initWebGPU();
-  devices.push('webgpu');
-} catch (e) {
-  console.warn(`no webgpu adapter: kernel tests run on cpu only (${(e as Error).message.split('\n')[0]})`);
-}
+const devices = await testDevices();
 
 /** |got − want| ≤ tol·(|want_i| + max_j |want_j|): relative, with the array's scale as the floor near zero. */
 function close(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string): void {

@@ -12,15 +12,9 @@ import { BatchNorm2d, InstanceNorm1dTokens, LayerNorm } from '../../src/nn/norm.
 import { CASES_NORM } from './cases-norm.ts';
 import { MANIFEST_NORM } from '../../src/kernels/norm/manifest.ts';
 import { MANIFEST_RESAMPLE } from '../../src/kernels/resample/manifest.ts';
-import { checkCase } from './harness.ts';
+import { checkCase, testDevices } from './harness.ts';
 
-const devices: F.DeviceName[] = ['cpu'];
-try {
-  await F.initWebGPU();
-  devices.push('webgpu');
-} catch (e) {
-  console.warn(`no webgpu adapter: kernel tests run on cpu only (${(e as Error).message.split('\n')[0]})`);
-}
+const devices = await testDevices();
 
 interface Arr { shape: number[]; data: number[] }
 const golden = (name: string) => JSON.parse(readFileSync(new URL(`../fixtures/golden/${name}`, import.meta.url), 'utf8'));

@@ -1,18 +1,11 @@
 // Every op case: WGSL vs CPU reference (forward and backward) when an adapter exists, and float64 gradcheck
 // of the CPU reference.
 import { suite } from 'uvu';
-import * as F from '../../src/index.ts';
 import { CASES } from './cases.ts';
-import { checkCase } from './harness.ts';
+import { checkCase, testDevices } from './harness.ts';
 import { setMatmulVariant } from '../../src/kernels/matmul/matmul.op.ts';
 
-const devices: F.DeviceName[] = ['cpu'];
-try {
-  await F.initWebGPU();
-  devices.push('webgpu');
-} catch (e) {
-  console.warn(`no webgpu adapter: kernel tests run on cpu only (${(e as Error).message.split('\n')[0]})`);
-}
+const devices = await testDevices();
 
 const families = new Map<string, typeof CASES>();
 for (const c of CASES) {

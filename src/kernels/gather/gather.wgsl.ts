@@ -6,12 +6,14 @@ import { Uniforms, WGSL_IDS, WGSL_LINEAR_ID, dispatch, grid1d } from '../common.
 
 const WG = 64;
 
-const GATHER = `
+const HEADER = `
 struct U { n: u32, d: u32, rows: u32, wOff: u32, iOff: u32, _a: u32, _b: u32, _c: u32 };
 @group(0) @binding(0) var<uniform> u: U;
-@group(0) @binding(1) var<storage, read> W: array<f32>;
 @group(0) @binding(2) var<storage, read> I: array<i32>;
-@group(0) @binding(3) var<storage, read_write> O: array<f32>;
+@group(0) @binding(3) var<storage, read_write> O: array<f32>;`;
+
+const GATHER = `${HEADER}
+@group(0) @binding(1) var<storage, read> W: array<f32>;
 @compute @workgroup_size(${WG})
 fn main(${WGSL_IDS}) {
   let t = ${WGSL_LINEAR_ID(WG)};
@@ -23,12 +25,8 @@ fn main(${WGSL_IDS}) {
   O[t] = W[u.wOff + r * u.d + j];
 }`;
 
-const SCATTER = `
-struct U { n: u32, d: u32, rows: u32, wOff: u32, iOff: u32, _a: u32, _b: u32, _c: u32 };
-@group(0) @binding(0) var<uniform> u: U;
+const SCATTER = `${HEADER}
 @group(0) @binding(1) var<storage, read> G: array<f32>;
-@group(0) @binding(2) var<storage, read> I: array<i32>;
-@group(0) @binding(3) var<storage, read_write> O: array<f32>;
 @compute @workgroup_size(${WG})
 fn main(${WGSL_IDS}) {
   let j = ${WGSL_LINEAR_ID(WG)};
