@@ -12,6 +12,11 @@
 //   fn loadA4(r: RowA, k: u32) -> vec4<f32>      A(m, k..k+3)
 //   fn loadB4(c: ColB, k: u32) -> vec4<f32>      B(k..k+3, n)
 //   fn loadBn4(c: ColB, k: u32) -> vec4<f32>     B(k, n..n+3) for the lane's first column
+// Optional two-level reduction (`taps`): the reduction runs over (t, k) for t < u.T and k < u.K, and the layout
+// moves its row and column state to tap t once, so the inner loop over k is a plain strided walk:
+//   fn tapA(r: RowA, t: u32) -> RowA,  fn tapB(c: ColB, t: u32) -> ColB
+// This is what makes an NHWC convolution fast: t is the kernel tap (kh, kw) and k the input channel, so the
+// im2col decode and its bounds check happen once per tap instead of once per multiply.
 //
 // Variants:
 //   subgroup  lavapipe: a workgroup is one subgroup of S lanes computing TM rows x 4S columns. Lane l loads A for
@@ -31,6 +36,8 @@ export interface GemmLayout {
   vecBk?: boolean;
   /** B(k, n..n+3) available as loadBn4 (columns of a lane are contiguous; N % 4 == 0). */
   vecBn?: boolean;
+  /** Reduction over u.T taps of u.K each, through tapA/tapB. */
+  taps?: boolean;
 }
 
 export const SG_TM = 16;
@@ -40,14 +47,17 @@ const SG_PER_WG = Number(process.env.FIANET_SG_PER_WG ?? 1);
 function subgroupSource(L: GemmLayout, S: number): string {
   const regs = Math.max(1, SG_TM / S);
   const R = [...Array(regs).keys()];
-  const rows = R.map((j) => `let ra${j} = rowA(b, min(row0 + lane + ${j * S}u, u.M - 1u));`).join('\n  ');
+  // With taps the per-lane states are made once (suffix o) and moved to each tap inside the outer loop.
+  const o = L.taps ? 'o' : '';
+  const rows = R.map((j) => `let ra${j}${o} = rowA(b, min(row0 + lane + ${j * S}u, u.M - 1u));`).join('\n  ');
   const acc = [...Array(SG_TM).keys()].map((r) => `var acc${r} = vec4<f32>(0.0);`).join(' ');
   const fma = (aName: (j: number) => string, bv: string) =>
     [...Array(SG_TM).keys()].map((r) => `acc${r} += subgroupBroadcast(${aName(Math.floor(r / S))}, ${r % S}u) * ${bv};`).join('\n      ');
   // Columns past N are clamped: computed on duplicates, never stored. With vecBn the lane's 4 columns move together.
+  const colNames = L.vecBn ? ['cb'] : ['cb0', 'cb1', 'cb2', 'cb3'];
   const cols = L.vecBn
-    ? 'let cb = colB(b, min(c0, u.N - 4u));'
-    : [0, 1, 2, 3].map((c) => `let cb${c} = colB(b, min(c0 + ${c}u, u.N - 1u));`).join('\n  ');
+    ? `let cb${o} = colB(b, min(c0, u.N - 4u));`
+    : [0, 1, 2, 3].map((c) => `let cb${c}${o} = colB(b, min(c0 + ${c}u, u.N - 1u));`).join('\n  ');
   const scalarB = L.vecBn ? 'loadBn4(cb, k)' : 'vec4<f32>(loadB(cb0, k), loadB(cb1, k), loadB(cb2, k), loadB(cb3, k))';
   const scalarStep = `{
       ${R.map((j) => `let a${j} = loadA(ra${j}, k);`).join(' ')}
@@ -79,6 +89,13 @@ function subgroupSource(L: GemmLayout, S: number): string {
   } else {
     body = `for (var k = 0u; k < u.K; k++) ${scalarStep}`;
   }
+  if (L.taps) {
+    const moves = [...R.map((j) => `let ra${j} = tapA(ra${j}o, t);`), ...colNames.map((c) => `let ${c} = tapB(${c}o, t);`)];
+    body = `for (var t = 0u; t < u.T; t++) {
+  ${moves.join(' ')}
+  ${body}
+  }`;
+  }
   const stores = [...Array(SG_TM).keys()].map((r) => `storeRow(b, row0 + ${r}u, c0, acc${r});`).join('\n  ');
   return `enable subgroups;
 ${L.wgsl}
@@ -106,8 +123,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 export const TILE = 64;
 const TK = 16;
 
+/** A(b, m, gk) and B(b, gk, n) over the flattened reduction index, for the variants that tile it. */
+function flatLoads(L: GemmLayout): string {
+  return L.taps
+    ? `fn ktot() -> u32 { return u.T * u.K; }
+fn loadAF(b: u32, m: u32, gk: u32) -> f32 { return loadA(tapA(rowA(b, m), gk / u.K), gk % u.K); }
+fn loadBF(b: u32, gk: u32, n: u32) -> f32 { return loadB(tapB(colB(b, n), gk / u.K), gk % u.K); }`
+    : `fn ktot() -> u32 { return u.K; }
+fn loadAF(b: u32, m: u32, gk: u32) -> f32 { return loadA(rowA(b, m), gk); }
+fn loadBF(b: u32, gk: u32, n: u32) -> f32 { return loadB(colB(b, n), gk); }`;
+}
+
 function tiledSource(L: GemmLayout): string {
   return `${L.wgsl}
+${flatLoads(L)}
 var<workgroup> As: array<array<f32, ${TILE}>, ${TK}>;
 var<workgroup> Bs: array<array<f32, ${TILE}>, ${TK}>;
 @compute @workgroup_size(16, 16)
@@ -118,7 +147,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let t = lid.y * 16u + lid.x;
   var acc: array<array<f32, 4>, 4>;
   for (var i = 0u; i < 4u; i++) { for (var j = 0u; j < 4u; j++) { acc[i][j] = 0.0; } }
-  for (var k0 = 0u; k0 < u.K; k0 += ${TK}u) {
+  let KT = ktot();
+  for (var k0 = 0u; k0 < KT; k0 += ${TK}u) {
     // 256 threads stage a 64x16 tile of A and a 16x64 tile of B, 4 elements each.
     for (var e = 0u; e < 4u; e++) {
       let idx = t + e * 256u;
@@ -126,12 +156,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let ak = idx % ${TK}u;
       let gm = row0 + am;
       let gk = k0 + ak;
-      As[ak][am] = select(0.0, loadA(rowA(b, min(gm, u.M - 1u)), min(gk, u.K - 1u)), gm < u.M && gk < u.K);
+      As[ak][am] = select(0.0, loadAF(b, min(gm, u.M - 1u), min(gk, KT - 1u)), gm < u.M && gk < KT);
       let bk = idx / ${TILE}u;
       let bn = idx % ${TILE}u;
       let gk2 = k0 + bk;
       let gn = col0 + bn;
-      Bs[bk][bn] = select(0.0, loadB(colB(b, min(gn, u.N - 1u)), min(gk2, u.K - 1u)), gk2 < u.K && gn < u.N);
+      Bs[bk][bn] = select(0.0, loadBF(b, min(gk2, KT - 1u), min(gn, u.N - 1u)), gk2 < KT && gn < u.N);
     }
     workgroupBarrier();
     for (var kk = 0u; kk < ${TK}u; kk++) {
@@ -155,16 +185,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 
 function naiveSource(L: GemmLayout): string {
   return `${L.wgsl}
+${flatLoads(L)}
 @compute @workgroup_size(16, 16)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let n = gid.x;
   let m = gid.y;
   let b = gid.z;
   if (m >= u.M || n >= u.N) { return; }
-  let ra = rowA(b, m);
-  let cb = colB(b, n);
   var acc = 0.0;
-  for (var k = 0u; k < u.K; k++) { acc += loadA(ra, k) * loadB(cb, k); }
+  for (var k = 0u; k < ktot(); k++) { acc += loadAF(b, m, k) * loadBF(b, k, n); }
   storeC(b, m, n, acc);
 }`;
 }
