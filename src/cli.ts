@@ -2,6 +2,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import * as F from './index.ts';
+import type { AttributeKind } from './data/synth/rrsisd-scene.ts';
 
 async function withDevice<T>(fn: (d: F.DeviceName) => Promise<T>): Promise<T> {
   const d = await F.initDevice();
@@ -41,10 +42,13 @@ await yargs(hideBin(process.argv))
       .option('out', { type: 'string', demandOption: true })
       .option('n', { type: 'number', default: 600 })
       .option('size', { type: 'number' })
-      .option('seed', { type: 'number', default: 0 }),
+      .option('seed', { type: 'number', default: 0 })
+      .option('object-scale', { type: 'number', default: 1, describe: 'rrsisd: object size multiplier, capped to fit a cell' })
+      .option('max-distractors', { type: 'number', default: 3, describe: 'rrsisd: most same-category distractors per scene (0-3)' })
+      .option('attributes', { type: 'string', default: 'color,size,position,relation', describe: 'rrsisd: attribute kinds expressions may use beside the category' }),
   async (a) => {
     const { generateSynthetic } = await import('./data/synth/index.ts');
-    const s = await generateSynthetic({ format: a.format, out: a.out, n: a.n, size: a.size, seed: a.seed });
+    const s = await generateSynthetic({ format: a.format, out: a.out, n: a.n, size: a.size, seed: a.seed, scene: { objectScale: a.objectScale, maxDistractors: a.maxDistractors, attributes: a.attributes.split(',').map((x) => x.trim()) as AttributeKind[] } });
     console.log(JSON.stringify({ root: s.root, counts: s.counts, ms: Math.round(s.ms) }));
   })
   .command('config <action> [file]', 'print the resolved config (action: print) or the documented schema (action: docs)', (y) =>

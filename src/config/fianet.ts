@@ -1,3 +1,4 @@
+import type { AttributeKind } from '../data/synth/rrsisd-scene.ts';
 // The typed FIANet experiment config. Defaults are the paper settings on RRSIS-D (FIANET.md §10); the shipped
 // YAML files under configs/ only state what differs. Every ablation switch is a field (FIANET.md §16).
 import type { Schema } from './schema.ts';
@@ -59,6 +60,13 @@ export const DATA_SCHEMA: Schema = {
       n: int(600, 'number of targets', 1),
       size: int(128, 'image side in pixels', 16),
       seed: int(0, 'generator seed'),
+      object_scale: num(1, 'object size multiplier, capped to fit a 3x3 cell (rrsisd only; >1 for low-resolution runs)', 0),
+      max_distractors: int(3, 'most same-category distractors per scene, 0-3 (rrsisd only; fewer need fewer spatial words)', 0),
+      attributes: {
+        type: 'list', item: { type: 'enum', choices: ['color', 'size', 'position', 'relation'], doc: '' },
+        default: ['color', 'size', 'position', 'relation'],
+        doc: 'attribute kinds expressions may use beside the category (rrsisd only)',
+      },
       dir: { type: 'string', default: '.cache/synthetic', doc: 'where it is generated (once, then reused)' },
     },
   },
@@ -127,7 +135,7 @@ export interface FianetConfig {
   };
   data: {
     dataset: 'rrsisd' | 'refsegrs'; root: string | null;
-    synthetic: { n: number; size: number; seed: number; dir: string };
+    synthetic: { n: number; size: number; seed: number; object_scale: number; max_distractors: number; attributes: AttributeKind[]; dir: string };
     image_size: number; text_length: number; phrase_mode: 'official' | 'aligned'; box_masking: boolean; vocab: string | null; prefetch: number;
   };
   train: {

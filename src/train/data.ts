@@ -21,8 +21,12 @@ export async function prepareData(cfg: FianetConfig, log: (s: string) => void = 
   let synthetic = false;
   if (root === null) {
     const s = d.synthetic;
-    const out = path.resolve(s.dir, `${d.dataset}-n${s.n}-s${s.size}-seed${s.seed}`);
-    const summary = await ensureSynthetic({ format: d.dataset, out, n: s.n, size: s.size, seed: s.seed });
+    // Non-default scene knobs name their own folder, so datasets never overwrite each other.
+    const attrs = s.attributes.length < 4 ? `-a${[...new Set(s.attributes)].sort().map((a) => a[0]).join('')}` : '';
+    const knobs = `${s.object_scale !== 1 ? `-x${s.object_scale}` : ''}${s.max_distractors !== 3 ? `-d${s.max_distractors}` : ''}${attrs}`;
+    const out = path.resolve(s.dir, `${d.dataset}-n${s.n}-s${s.size}${knobs}-seed${s.seed}`);
+    const scene = { objectScale: s.object_scale, maxDistractors: s.max_distractors, attributes: s.attributes };
+    const summary = await ensureSynthetic({ format: d.dataset, out, n: s.n, size: s.size, seed: s.seed, scene });
     log(`${summary.reused ? 'reusing' : 'generated'} the synthetic ${d.dataset} dataset at ${summary.root}`);
     root = summary.root;
     synthetic = true;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ensureSynthetic, generateSynthetic, type SynthSummary } from '../../src/data/synth/index.ts';
 import { choosePhrases, denotation, makeRefSegRSScene, phraseMask, phraseText } from '../../src/data/synth/refsegrs-scene.ts';
-import { makeRrsisdScene, type SceneObject } from '../../src/data/synth/rrsisd-scene.ts';
+import { halfLength, makeRrsisdScene, type SceneObject } from '../../src/data/synth/rrsisd-scene.ts';
 import { SeededRandom } from '../../src/data/transforms.ts';
 import { loadSample, readRefSegRS } from '../../src/data/refsegrs.ts';
 import { loadRRSISDSample, readRRSISD } from '../../src/data/rrsisd.ts';
@@ -130,6 +130,48 @@ for (const format of ['rrsisd', 'refsegrs'] as const) {
     }
   });
 }
+
+async function rejects(p: Promise<unknown>, re: RegExp): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    assert.match(String(e), re);
+    return;
+  }
+  assert.unreachable(`expected a rejection matching ${re}`);
+}
+
+test('RRSIS-D scene knobs: larger objects, fewer distractors, restricted attributes; defaults unchanged', async () => {
+  const area = (m: { data: Uint8Array }) => m.data.reduce((a, v) => a + v, 0);
+  let base = 0, scaled = 0;
+  for (let i = 0; i < 60; i++) {
+    const a = makeRrsisdScene(64, new SeededRandom(1000 + i));
+    const b = makeRrsisdScene(64, new SeededRandom(1000 + i), { objectScale: 1 });
+    assert.is(a.sentence, b.sentence); // explicit defaults draw the same scene
+    assert.equal(a.mask.data, b.mask.data);
+    base += area(a.mask);
+    scaled += area(makeRrsisdScene(64, new SeededRandom(1000 + i), { objectScale: 3 }).mask);
+    const c = makeRrsisdScene(64, new SeededRandom(2000 + i), { maxDistractors: 1, attributes: ['color'] });
+    assert.match(c.sentence, /^(The|A) ((red|white|gray|blue|black|yellow|cyan|orange|green) )?[a-z ]+$/, c.sentence);
+    assert.not.match(c.sentence, /\b(small|large|on the|at the|in the|is above|is below)\b/, c.sentence);
+    assert.ok(c.objects.filter((o) => o.spec === c.target.spec).length <= 2, 'at most one same-category distractor');
+    assert.equal(c.objects.filter((o) => fits(c.sentence, o, c.objects)), [c.target], c.sentence);
+  }
+  assert.ok(scaled > 2 * base, `object_scale 3 (capped per category) enlarges the targets (${base} -> ${scaled} pixels)`);
+  // The cap keeps a scaled object inside its cell, and "large" larger than "small".
+  const spec = makeRrsisdScene(64, new SeededRandom(5)).target.spec;
+  assert.ok(halfLength({ spec, size: 'large' }, 10) <= 0.16 + 1e-9);
+  assert.ok(halfLength({ spec, size: 'small' }, 10) < halfLength({ spec, size: 'large' }, 10));
+  // Knobs are part of a dataset's identity, and bad values are refused by name.
+  const out = path.join(tmp, 'knobs');
+  const k1 = await ensureSynthetic({ format: 'rrsisd', out, n: 12, size: S, scene: { objectScale: 2, attributes: ['color', 'size'] } });
+  assert.equal(k1.scene, { objectScale: 2, attributes: ['color', 'size'] });
+  assert.ok((await ensureSynthetic({ format: 'rrsisd', out, n: 12, size: S, scene: { objectScale: 2, attributes: ['size', 'color'] } })).reused);
+  assert.not.ok((await ensureSynthetic({ format: 'rrsisd', out, n: 12, size: S, scene: { objectScale: 2 } })).reused);
+  await rejects(generateSynthetic({ format: 'rrsisd', out, n: 12, size: S, scene: { maxDistractors: 5 } }), /maxDistractors must be an integer in 0\.\.3, got 5/);
+  await rejects(generateSynthetic({ format: 'rrsisd', out, n: 12, size: S, scene: { attributes: ['colour' as 'color'] } }), /unknown attribute kind\(s\) colour/);
+  await rejects(generateSynthetic({ format: 'refsegrs', out: path.join(tmp, 'rs-knobs'), n: 12, size: S, scene: { objectScale: 2 } }), /apply to the rrsisd format only/);
+});
 
 test('deterministic for a seed; ensureSynthetic reuses a matching dataset', async () => {
   const again = path.join(tmp, 'again');

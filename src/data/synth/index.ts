@@ -7,7 +7,7 @@ import path from 'node:path';
 import { mixSeed, SeededRandom } from '../transforms.ts';
 import type { DatasetName, RgbImage, Split } from '../types.ts';
 import { choosePhrases, headClass, makeRefSegRSScene, phraseMask, phraseText } from './refsegrs-scene.ts';
-import { makeRrsisdScene } from './rrsisd-scene.ts';
+import { ATTRIBUTE_KINDS, makeRrsisdScene, type RrsisdSceneOptions } from './rrsisd-scene.ts';
 import { clearOwned, type RrsisdEntry, writeRefSegRSSample, writeRefSegRSSplits, writeRrsisdImage, writeRrsisdIndex } from './write.ts';
 
 /** Bump when the generator's output changes, so cached datasets are regenerated. */
@@ -24,6 +24,11 @@ export interface SynthOptions {
   /** Side of the square images; default 800 (RRSIS-D) or 512 (RefSegRS), like the real data. */
   size?: number;
   seed?: number;
+  /**
+   * RRSIS-D only: scene knobs (rrsisd-scene.ts). objectScale > 1 suits low-resolution runs: at 64² a
+   * stride-4 mask cannot outline a 4-pixel vehicle. Defaults give the real data's proportions.
+   */
+  scene?: RrsisdSceneOptions;
   /** Split fractions; default train 0.7, val 0.1, test 0.2. */
   fractions?: Record<Split, number>;
 }
@@ -36,6 +41,8 @@ export interface SynthSummary {
   n: number;
   size: number;
   seed: number;
+  /** Non-default scene knobs only (absent: RRSIS-D-like defaults). */
+  scene?: RrsisdSceneOptions;
   counts: Record<Split, number>;
   /** Samples per category (RRSIS-D instances name; RefSegRS the phrase's head class). */
   categories: Record<string, number>;
@@ -49,6 +56,28 @@ export interface SynthSummary {
 }
 
 const DEFAULT_FRACTIONS: Record<Split, number> = { train: 0.7, val: 0.1, test: 0.2 };
+
+/** The validated non-default scene knobs, in a fixed key order (they are compared as JSON), or undefined. */
+function sceneKnobs(opts: SynthOptions): RrsisdSceneOptions | undefined {
+  const objectScale = opts.scene?.objectScale ?? 1;
+  const maxDistractors = opts.scene?.maxDistractors ?? 3;
+  if (!(objectScale > 0)) throw new Error(`synth: objectScale must be > 0, got ${objectScale}`);
+  if (!Number.isInteger(maxDistractors) || maxDistractors < 0 || maxDistractors > 3) {
+    throw new Error(`synth: maxDistractors must be an integer in 0..3, got ${maxDistractors}`);
+  }
+  const attributes = opts.scene?.attributes ?? [...ATTRIBUTE_KINDS];
+  const bad = attributes.filter((a) => !(ATTRIBUTE_KINDS as readonly string[]).includes(a));
+  if (bad.length) throw new Error(`synth: unknown attribute kind(s) ${bad.join(', ')}; expected some of ${ATTRIBUTE_KINDS.join(', ')}`);
+  const kinds = ATTRIBUTE_KINDS.filter((k) => attributes.includes(k)); // canonical order, no duplicates
+  const out: RrsisdSceneOptions = {
+    ...(objectScale !== 1 ? { objectScale } : {}),
+    ...(maxDistractors !== 3 ? { maxDistractors } : {}),
+    ...(kinds.length !== ATTRIBUTE_KINDS.length ? { attributes: kinds } : {}),
+  };
+  if (Object.keys(out).length === 0) return undefined;
+  if (opts.format !== 'rrsisd') throw new Error(`synth: scene options ${JSON.stringify(out)} apply to the rrsisd format only, not ${opts.format}`);
+  return out;
+}
 
 /** Runs async jobs with at most `limit` in flight; rejects on the first failure. */
 class Pool {
@@ -87,6 +116,7 @@ export async function generateSynthetic(opts: SynthOptions): Promise<SynthSummar
   const size = opts.size ?? (opts.format === 'rrsisd' ? 800 : 512);
   if (!(opts.n >= 1) || !Number.isInteger(opts.n)) throw new Error(`synth: n must be a positive integer, got ${opts.n}`);
   if (!(size >= 32)) throw new Error(`synth: size must be >= 32, got ${size}`);
+  const scene = sceneKnobs(opts);
   // Never clear a directory we did not make (it could be a real dataset root).
   const existing = await fs.readdir(opts.out).catch(() => [] as string[]);
   if (existing.length > 0 && !existing.includes(MANIFEST) && !existing.includes(PARTIAL)) {
@@ -98,10 +128,11 @@ export async function generateSynthetic(opts: SynthOptions): Promise<SynthSummar
   await clearOwned(opts.out, opts.format);
   const summary: SynthSummary = {
     format: opts.format, version: SYNTH_VERSION, root: path.resolve(opts.out), n: opts.n, size, seed,
+    ...(scene ? { scene } : {}),
     counts: { train: 0, val: 0, test: 0 }, categories: {}, emptyMaskIds: [], sizeMismatchIds: [], duplicateTileIds: [], ms: 0,
   };
   const fractions = opts.fractions ?? DEFAULT_FRACTIONS;
-  if (opts.format === 'rrsisd') await generateRrsisd(opts.out, opts.n, size, seed, fractions, summary);
+  if (opts.format === 'rrsisd') await generateRrsisd(opts.out, opts.n, size, seed, scene ?? {}, fractions, summary);
   else await generateRefSegRS(opts.out, opts.n, size, seed, fractions, summary);
   summary.ms = Math.round(performance.now() - t0);
   await fs.writeFile(path.join(opts.out, MANIFEST), JSON.stringify(summary, null, 1) + '\n');
@@ -109,7 +140,7 @@ export async function generateSynthetic(opts: SynthOptions): Promise<SynthSummar
   return summary;
 }
 
-async function generateRrsisd(out: string, n: number, size: number, seed: number, fr: Record<Split, number>, summary: SynthSummary): Promise<void> {
+async function generateRrsisd(out: string, n: number, size: number, seed: number, sceneOpts: RrsisdSceneOptions, fr: Record<Split, number>, summary: SynthSummary): Promise<void> {
   const rng = new SeededRandom(mixSeed(seed, 0x1d5));
   // Sparse 5-digit ids, many above 17,402 like the real release.
   const ids = sparseIds(n, 1, Math.max(30000, 3 * n), rng);
@@ -122,7 +153,7 @@ async function generateRrsisd(out: string, n: number, size: number, seed: number
   const entries: RrsisdEntry[] = [];
   const pool = new Pool(8);
   for (let i = 0; i < n; i++) {
-    const scene = makeRrsisdScene(size, new SeededRandom(mixSeed(seed, i, 0x5ce)));
+    const scene = makeRrsisdScene(size, new SeededRandom(mixSeed(seed, i, 0x5ce)), sceneOpts);
     const id = ids[i]!;
     let image: RgbImage = scene.image;
     if (taller.has(i)) image = withHeight(image, size + 1);
@@ -196,7 +227,7 @@ export async function readManifest(out: string): Promise<SynthSummary | undefine
 }
 
 /**
- * Generates into `out` unless a complete dataset with the same (format, n, size, seed, version)
+ * Generates into `out` unless a complete dataset with the same (format, n, size, seed, scene knobs, version)
  * is already there (generateSynthetic refuses a non-empty directory that is not one of ours).
  */
 export async function ensureSynthetic(opts: SynthOptions): Promise<SynthSummary & { reused: boolean }> {
@@ -204,7 +235,7 @@ export async function ensureSynthetic(opts: SynthOptions): Promise<SynthSummary 
   const seed = opts.seed ?? 0;
   const m = await readManifest(opts.out);
   if (m && m.format === opts.format && m.n === opts.n && m.size === size && m.seed === seed
-    && m.version === SYNTH_VERSION && !opts.fractions) {
+    && JSON.stringify(m.scene ?? null) === JSON.stringify(sceneKnobs(opts) ?? null) && m.version === SYNTH_VERSION && !opts.fractions) {
     return { ...m, reused: true };
   }
   return { ...(await generateSynthetic({ ...opts, size, seed })), reused: false };

@@ -37,6 +37,19 @@ const SPECS: CategorySpec[] = [
 
 const SIZE_FACTOR = { small: 0.68, large: 1.22 } as const;
 type SizeName = keyof typeof SIZE_FACTOR;
+/** Largest half-length (fraction of the image) a scaled object may reach: about half a 3×3 cell. */
+const MAX_HALF_LEN = 0.16;
+
+/**
+ * Half-length of `o` as a fraction of the image. `objectScale` > 1 enlarges every category (for
+ * low-resolution runs), but never past MAX_HALF_LEN for its large instances, so an object still
+ * fits its cell and "small" stays visibly smaller than "large" of the same category.
+ */
+export function halfLength(o: Pick<SceneObject, 'spec' | 'size'>, objectScale = 1): number {
+  const large = o.spec.halfLen * SIZE_FACTOR.large;
+  const scale = objectScale <= 1 ? objectScale : Math.max(1, Math.min(objectScale, MAX_HALF_LEN / large));
+  return o.spec.halfLen * SIZE_FACTOR[o.size] * scale;
+}
 
 export interface SceneObject {
   spec: CategorySpec;
@@ -84,18 +97,22 @@ function denotes(e: Expr, o: SceneObject): boolean {
   return true;
 }
 
-/** Every candidate meaning for the target that picks out exactly one object of the scene. */
-export function uniqueExpressions(objects: readonly SceneObject[], target: SceneObject): Expr[] {
+export const ATTRIBUTE_KINDS = ['color', 'size', 'position', 'relation'] as const;
+export type AttributeKind = (typeof ATTRIBUTE_KINDS)[number];
+
+/** Every candidate meaning for the target that picks out exactly one object of the scene, using only `kinds`. */
+export function uniqueExpressions(objects: readonly SceneObject[], target: SceneObject, kinds: readonly AttributeKind[] = ATTRIBUTE_KINDS): Expr[] {
   const out: Expr[] = [];
+  const may = new Set(kinds);
   // "the <category>" for a relation's landmark is only definite if that category occurs once.
   const landmarks = objects.filter((o) => o !== target && o.spec.name !== target.spec.name
     && objects.filter((p) => p.spec.name === o.spec.name).length === 1);
-  for (const size of [undefined, target.size]) {
-    for (const color of [undefined, target.color]) {
+  for (const size of may.has('size') ? [undefined, target.size] : [undefined]) {
+    for (const color of may.has('color') ? [undefined, target.color] : [undefined]) {
       const base: Expr = { category: target.spec.name, ...(size ? { size } : {}), ...(color ? { color } : {}) };
       const options: Expr[] = [base];
-      POSITIONS.forEach((p, i) => { if (p.test(target)) options.push({ ...base, position: i }); });
-      for (const ref of landmarks) {
+      if (may.has('position')) POSITIONS.forEach((p, i) => { if (p.test(target)) options.push({ ...base, position: i }); });
+      for (const ref of may.has('relation') ? landmarks : []) {
         RELATIONS.forEach((r, i) => { if (r.test(target, ref)) options.push({ ...base, relation: { index: i, ref } }); });
       }
       for (const e of options) if (objects.filter((o) => denotes(e, o)).length === 1) out.push(e);
@@ -137,13 +154,24 @@ const GROUNDS: [Rgb, Rgb][] = [
   [[56, 84, 96], [92, 120, 128]], // near water
 ];
 
+/** Scene knobs; the defaults give RRSIS-D-like scenes. */
+export interface RrsisdSceneOptions {
+  /** Multiplies object sizes (see halfLength). Default 1. */
+  objectScale?: number;
+  /** Most same-category distractors beside the target (0-3). Fewer make the category and colour words enough more often. Default 3. */
+  maxDistractors?: number;
+  /** Attribute kinds expressions may use beside the category. Default all; scenes are redrawn until one is unique. */
+  attributes?: AttributeKind[];
+}
+
 /** One scene + target + verified unique expression. Retries internally until one exists. */
-export function makeRrsisdScene(size: number, rng: SeededRandom): RrsisdScene {
+export function makeRrsisdScene(size: number, rng: SeededRandom, opts: RrsisdSceneOptions = {}): RrsisdScene {
+  const objectScale = opts.objectScale ?? 1;
   for (let attempt = 0; ; attempt++) {
-    const objects = layout(rng);
+    const objects = layout(rng, opts.maxDistractors ?? 3);
     const target = objects[0]!;
-    const exprs = uniqueExpressions(objects, target);
-    if (exprs.length === 0 && attempt < 50) continue;
+    const exprs = uniqueExpressions(objects, target, opts.attributes);
+    if (exprs.length === 0 && attempt < 200) continue;
     if (exprs.length === 0) throw new Error('synth: could not find a unique expression');
     // Prefer one or two attributes: short but informative, like the real expressions.
     const weights = exprs.map((e) => [0.4, 3, 2, 0.8, 0.5][featureCount(e)]!);
@@ -151,7 +179,7 @@ export function makeRrsisdScene(size: number, rng: SeededRandom): RrsisdScene {
     let expr = exprs[exprs.length - 1]!;
     for (let i = 0; i < exprs.length; i++) if ((r -= weights[i]!) < 0) { expr = exprs[i]!; break; }
     const sentence = renderExpression(expr, rng);
-    const { image, mask } = paint(objects, target, size, rng);
+    const { image, mask } = paint(objects, target, size, rng, objectScale);
     return {
       image, mask, sentence, objects, target,
       category: target.spec.name,
@@ -160,8 +188,8 @@ export function makeRrsisdScene(size: number, rng: SeededRandom): RrsisdScene {
   }
 }
 
-/** Target first, then 0-3 same-category distractors, then 1-3 other objects, in distinct cells. */
-function layout(rng: SeededRandom): SceneObject[] {
+/** Target first, then 0-maxDistractors same-category distractors, then 1-3 other objects, in distinct cells. */
+function layout(rng: SeededRandom, maxDistractors: number): SceneObject[] {
   const cells = rng.shuffle([0, 1, 2, 3, 4, 5, 6, 7, 8]);
   const spec = rng.pick(SPECS);
   const make = (s: CategorySpec): SceneObject => {
@@ -170,14 +198,14 @@ function layout(rng: SeededRandom): SceneObject[] {
   };
   const objects = [make(spec)];
   // Mostly at least one distractor of the target's category, so the category alone is not enough.
-  const same = rng.next() < 0.12 ? 0 : rng.int(1, 3);
+  const same = rng.next() < 0.12 || maxDistractors < 1 ? 0 : rng.int(1, Math.min(3, maxDistractors));
   for (let i = 0; i < same; i++) objects.push(make(spec));
   const others = rng.int(1, 3);
   for (let i = 0; i < others; i++) objects.push(make(rng.pick(SPECS.filter((s) => s !== spec))));
   return objects;
 }
 
-function paint(objects: SceneObject[], target: SceneObject, S: number, rng: SeededRandom): { image: RgbImage; mask: BinaryMask } {
+function paint(objects: SceneObject[], target: SceneObject, S: number, rng: SeededRandom, objectScale: number): { image: RgbImage; mask: BinaryMask } {
   const canvas = new Canvas(S, S, rng.int(0, 0x7fffffff));
   const [a, b] = rng.pick(GROUNDS);
   canvas.ground(a, b, rng);
@@ -190,7 +218,7 @@ function paint(objects: SceneObject[], target: SceneObject, S: number, rng: Seed
   // The target is drawn last, so it is never hidden and its mask is its whole shape.
   const order = [...objects.slice(1), target];
   order.forEach((o) => {
-    const half = o.spec.halfLen * SIZE_FACTOR[o.size] * S;
+    const half = halfLength(o, objectScale) * S;
     canvas.draw({
       id: o === target ? 1 : 0,
       cx: (o.col + 0.5) * cell + (rng.next() - 0.5) * 0.12 * cell,
