@@ -27,19 +27,31 @@ test('fused AdamW and SGD kernels match their references', async () => {
     const got = await t[k]!.toArray();
     for (let i = 0; i < n; i++) assert.ok(Math.abs(got[i]! - ref[k]![i]!) < 1e-6, `adamw state ${k}[${i}]`);
   }
-  const sref = [Float32Array.from(p0!), Float32Array.from(g0!), Float32Array.from(m0!)];
-  sgdCpu(sref[0]!, sref[1]!, sref[2]!, { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
-  const st = [p0, g0, m0].map((a) => F.keep(F.fromArray(a!, [n], { device: 'webgpu' })));
-  sgdUpdate(st[0]!, st[1]!, st[2]!, { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
-  const sp = await st[0]!.toArray();
-  for (let i = 0; i < n; i++) assert.ok(Math.abs(sp[i]! - sref[0]![i]!) < 1e-6, `sgd p[${i}]`);
-  [...t, ...st].forEach((x) => x.dispose());
+  t.forEach((x) => x.dispose());
+  // SGD with and without momentum, on a size that takes the scalar kernel (n) and one that takes vec4 (n - 1).
+  for (const len of [n, n - 1]) {
+    for (const momentum of [0.9, 0]) {
+      const hs = { lr: 0.1, momentum, weightDecay: 1e-4 };
+      const sref = [p0!, g0!, m0!].map((a) => Float32Array.from(a.subarray(0, len)));
+      sgdCpu(sref[0]!, sref[1]!, momentum ? sref[2]! : null, hs);
+      const st = sref.map((a, k) => F.keep(F.fromArray([p0!, g0!, m0!][k]!.subarray(0, len), [len], { device: 'webgpu' })));
+      sgdUpdate(st[0]!, st[1]!, momentum ? st[2]! : null, hs);
+      const sp = await st[0]!.toArray();
+      for (let i = 0; i < len; i++) assert.ok(Math.abs(sp[i]! - sref[0]![i]!) < 1e-6, `sgd n=${len} momentum=${momentum} p[${i}]`);
+      if (momentum) {
+        const sb = await st[2]!.toArray();
+        for (let i = 0; i < len; i++) assert.ok(Math.abs(sb[i]! - sref[2]![i]!) < 1e-6, `sgd n=${len} buffer[${i}]`);
+      }
+      st.forEach((x) => x.dispose());
+    }
+  }
 });
 
 test('multi-tensor AdamW (4 tensors per dispatch, per-tensor lr and decay) matches the reference', async () => {
   if (!gpu) return;
   const g = new F.Generator(8);
-  const sizes = [5, 1, 1037, 64, 3, 999, 2];
+  // Sizes that are multiples of 4 are grouped into vec4 dispatches (5 here: 4 + 1), the others into scalar ones.
+  const sizes = [5, 1, 1037, 64, 3, 999, 8, 2, 1024, 12, 4];
   const base = { beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 4 };
   const items = sizes.map((n, j) => {
     const arrs = [g.uniform(n, -1, 1), g.uniform(n, -1, 1), g.uniform(n, -0.1, 0.1), g.uniform(n, 0, 0.1)];

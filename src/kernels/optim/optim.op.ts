@@ -23,8 +23,11 @@ export function adamwUpdateMany(items: AdamWItem[]): void {
   for (const it of items) check('adamw', it.p, it.g, it.m, it.v);
   const cpu = items.filter((it) => it.p.device === 'cpu');
   for (const it of cpu) adamwCpu(it.p.storage.cpu!, it.g.storage.cpu!, it.m.storage.cpu!, it.v.storage.cpu!, it.h);
+  // Sizes that are multiples of 4 are batched together so their dispatches take the vec4 kernel.
   const gpu = items.filter((it) => it.p.device !== 'cpu');
-  for (let i = 0; i < gpu.length; i += ADAMW_PER_DISPATCH) adamwWgsl(gpu.slice(i, i + ADAMW_PER_DISPATCH));
+  for (const group of [gpu.filter((it) => it.p.size % 4 === 0), gpu.filter((it) => it.p.size % 4 !== 0)]) {
+    for (let i = 0; i < group.length; i += ADAMW_PER_DISPATCH) adamwWgsl(group.slice(i, i + ADAMW_PER_DISPATCH));
+  }
 }
 
 /** buf: the momentum buffer (null when momentum is 0). */
