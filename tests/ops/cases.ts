@@ -67,6 +67,9 @@ for (const op of ['sum', 'mean', 'max', 'min'] as const) {
   add({ op, label: 'axes 0,2 keepdim', inputs: [{ shape: [4, 7, 3] }], run: ([x]) => fn(x!, [0, 2], true) });
   add({ op, label: 'all, transposed', inputs: [{ shape: [5, 9], transposed: true }], run: ([x]) => fn(x!) });
   add({ op, label: 'large row (workgroup mode)', inputs: [{ shape: [3, 2050] }], run: ([x]) => fn(x!, -1), tol: 1e-3 });
+  // A bias gradient's shape: several reduced dims, walked row by row of the innermost one.
+  add({ op, label: 'axes 0,2 of 3x5x350 (workgroup mode, rows)', inputs: [{ shape: [3, 5, 350] }], run: ([x]) => fn(x!, [0, 2]), tol: 1e-3 });
+  add({ op, label: 'axes 0,1 of a transposed 400x3x5 (workgroup mode, strided rows)', inputs: [{ shape: [400, 3, 5], transposed: true }], run: ([x]) => fn(x!, [0, 1]), tol: 1e-3 });
   add({ op, label: 'size 1', inputs: [{ shape: [1, 1] }], run: ([x]) => fn(x!, 0) });
 }
 add({ op: 'argmax', label: 'axis 1', inputs: [{ shape: [6, 11] }], run: ([x]) => F.cast(F.argmax(x!, 1), 'f32'), backward: false });

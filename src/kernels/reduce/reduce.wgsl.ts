@@ -97,9 +97,17 @@ fn main(${WGSL_IDS}) {
   let base = outBase(min(o, u.nOut - 1u));
   var acc = f32(${init});
   var best = 0u;
-  for (var r = l; r < u.count; r += ${WG}u) {
-    let v = f32(X[base + redOffset(r)]);
-    ${step}
+  // Rows of the innermost reduced dim: the index decode runs once per row, not once per element.
+  let last = u.redRank - 1u;
+  let inner = u.redShape[last / 4u][last % 4u];
+  let innerStr = u.redStr[last / 4u][last % 4u];
+  for (var ro = 0u; ro < u.count; ro += inner) {
+    let rowBase = base + redOffset(ro);
+    for (var i = l; i < inner; i += ${WG}u) {
+      let r = ro + i;
+      let v = f32(X[rowBase + i * innerStr]);
+      ${step}
+    }
   }
   sv[l] = acc;
   si[l] = best;
