@@ -23,12 +23,16 @@ export const CASES_CONV: OpCase[] = [
   // Channels-last taps paths: channels and widths multiple of 4 take the vector loads everywhere.
   c2('3x3 pad 1, channels x4 (vector taps)', [2, 8, 5, 8], [4, 8, 3, 3], true, { padding: 1 }),
   c2('3x3 dilation 2 pad 2, channels x4, odd width', [1, 4, 6, 7], [8, 4, 3, 3], false, { padding: 2, dilation: 2 }),
-  c2('stride 2, channels x4 (taps forward, gather dgrad)', [2, 8, 9, 8], [4, 8, 3, 3], false, { stride: 2, padding: 1 }),
-  c2('padding beyond the kernel reach (gather dgrad)', [1, 4, 4, 4], [4, 4, 3, 3], false, { padding: 3 }),
+  c2('stride 2, channels x4 (dgrad divides per tap)', [2, 8, 9, 8], [4, 8, 3, 3], false, { stride: 2, padding: 1 }),
+  c2('padding beyond the kernel reach', [1, 4, 4, 4], [4, 4, 3, 3], false, { padding: 3 }),
+  c2('groups 2, channels x4 per group (vector taps)', [2, 8, 5, 8], [8, 4, 3, 3], true, { padding: 1, groups: 2 }),
+  c2('groups 2 stride 2, channels x4 per group', [1, 8, 7, 6], [8, 4, 3, 3], false, { stride: 2, padding: 1, groups: 2 }),
   // The weight-gradient GEMM (its own manifest entry): checked through the weight's gradient.
   { ...c2('3x3 stride 2, weight gradient', [2, 3, 7, 6], [4, 3, 3, 3], false, { stride: 2, padding: 1 }), op: 'conv2d_weight_grad' },
   { ...c2('3x3 channels x4, weight gradient (vector taps)', [2, 8, 4, 8], [4, 8, 3, 3], false, { padding: 1 }), op: 'conv2d_weight_grad' },
-  { ...c2('groups 2, weight gradient (gather path)', [1, 4, 5, 5], [4, 2, 3, 3], false, { padding: 1, groups: 2 }), op: 'conv2d_weight_grad' },
+  { ...c2('groups 2, weight gradient (NCHW in place)', [1, 4, 5, 5], [4, 2, 3, 3], false, { padding: 1, groups: 2 }), op: 'conv2d_weight_grad' },
+  { ...c2('groups 2, channels x4 per group, weight gradient (NHWC copy)', [2, 8, 4, 8], [8, 4, 3, 3], false, { padding: 1, groups: 2 }), op: 'conv2d_weight_grad' },
+  { ...c2('1x1, weight gradient', [2, 8, 3, 4], [4, 8, 1, 1], true, {}), op: 'conv2d_weight_grad' },
   c2('non-contiguous input', [2, 3, 5, 5], [2, 3, 3, 3], false, { padding: 1 }, { inputs: [{ shape: [2, 3, 5, 5], transposed: true }, { shape: [2, 3, 3, 3] }] }),
   {
     op: 'conv2d', label: 'offset views (batch slice, weight and bias slices)', tol: 5e-4,
