@@ -42,6 +42,28 @@ export class Uniforms {
   }
 }
 
+/**
+ * WGSL `fn name(i: u32, base: T) -> T`: base plus the offsets of row-major index i over `rank` dims, whose sizes
+ * and per-operand strides are rank-8 uniform arrays (`u.shape`-style field names). One stride field gives T = u32,
+ * n fields give vecN<u32> (one offset per operand sharing the decode).
+ */
+export function wgslOffsetFn(name: string, rank: string, shape: string, strides: string[]): string {
+  const T = strides.length === 1 ? 'u32' : `vec${strides.length}<u32>`;
+  const at = (f: string) => `${f}[dd / 4u][dd % 4u]`;
+  const step = strides.length === 1 ? at(strides[0]!) : `${T}(${strides.map(at).join(', ')})`;
+  return `fn ${name}(i: u32, base: ${T}) -> ${T} {
+  var rem = i;
+  var o = base;
+  for (var d = i32(${rank}) - 1; d >= 0; d--) {
+    let dd = u32(d);
+    let s = ${at(shape)};
+    o += (rem % s) * ${step};
+    rem = rem / s;
+  }
+  return o;
+}`;
+}
+
 /** WGSL accessor for a rank-8 array<vec4<u32>,2> uniform field. */
 export const WGSL_AT8 = `fn at8(a: array<vec4<u32>, 2>, d: u32) -> u32 { return a[d / 4u][d % 4u]; }`;
 

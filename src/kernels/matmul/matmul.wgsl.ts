@@ -2,7 +2,7 @@
 // strides in the uniforms. When strides and offsets allow, an operand binds as array<vec4<f32>> so a lane loads
 // four consecutive k (A, or B stored as W^T) or four consecutive columns (B) at once: llvmpipe is load-bound.
 import type { Tensor } from '../../tensor/tensor.ts';
-import { Uniforms, dispatch } from '../common.ts';
+import { Uniforms, dispatch, wgslOffsetFn } from '../common.ts';
 import type { MatmulPlan } from './matmul.cpu.ts';
 import { gemmProgram, type GemmLayout, type GemmVariant } from './gemm.template.ts';
 
@@ -30,24 +30,11 @@ struct U {
 @group(0) @binding(3) var<storage, read_write> O: array<f32>;
 ${f.bias ? '@group(0) @binding(4) var<storage, read> BIAS: array<f32>;' : ''}
 // Offsets of batch b in A and B (broadcast batch dims have stride 0).
-fn batchOffsets(b: u32) -> vec2<u32> {
-  var rem = b;
-  var oa = u.aOff;
-  var ob = u.bOff;
-  for (var d = i32(u.batchRank) - 1; d >= 0; d--) {
-    let dd = u32(d);
-    let s = u.bShape[dd / 4u][dd % 4u];
-    let q = rem % s;
-    rem = rem / s;
-    oa += q * u.aBS[dd / 4u][dd % 4u];
-    ob += q * u.bBS[dd / 4u][dd % 4u];
-  }
-  return vec2<u32>(oa, ob);
-}
+${wgslOffsetFn('batchOffsets', 'u.batchRank', 'u.bShape', ['u.aBS', 'u.bBS'])}
 alias RowA = u32;
 alias ColB = u32;
-fn rowA(b: u32, m: u32) -> u32 { return batchOffsets(b).x + m * u.aRow; }
-fn colB(b: u32, n: u32) -> u32 { return batchOffsets(b).y + n * u.bCol; }
+fn rowA(b: u32, m: u32) -> u32 { return batchOffsets(b, vec2<u32>(u.aOff, u.bOff)).x + m * u.aRow; }
+fn colB(b: u32, n: u32) -> u32 { return batchOffsets(b, vec2<u32>(u.aOff, u.bOff)).y + n * u.bCol; }
 fn loadA(r: u32, k: u32) -> f32 { return ${at('A', f.vecA, 'r + k * u.aCol')}; }
 fn loadB(c: u32, k: u32) -> f32 { return ${at('B', f.vecBk || f.vecBn, 'c + k * u.bRow')}; }
 ${f.vecA ? 'fn loadA4(r: u32, k: u32) -> vec4<f32> { return A[(r + k) / 4u]; }' : ''}

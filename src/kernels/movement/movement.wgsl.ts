@@ -2,7 +2,7 @@
 // Both index through shape/strides in uniforms, so any view layout uses the same pipeline.
 import type { DType } from '../../tensor/dtype.ts';
 import type { Tensor } from '../../tensor/tensor.ts';
-import { Uniforms, WGSL_IDS, WGSL_LINEAR_ID, dispatch, grid1d, gridRows, wgslEnable } from '../common.ts';
+import { Uniforms, WGSL_IDS, WGSL_LINEAR_ID, dispatch, grid1d, gridRows, wgslEnable, wgslOffsetFn } from '../common.ts';
 import type { CopyPlan } from './movement.cpu.ts';
 import { isContiguous as isDense } from '../../tensor/shape.ts';
 
@@ -98,19 +98,12 @@ fn main(${WGSL_IDS}) {
 struct U { n: u32, rank: u32, off: u32, bits: u32, shape: array<vec4<u32>, 2>, st: array<vec4<u32>, 2> };
 @group(0) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read_write> D: array<${t}>;
+${wgslOffsetFn('offsetOf', 'u.rank', 'u.shape', ['u.st'])}
 @compute @workgroup_size(${WG})
 fn main(${WGSL_IDS}) {
   let i = ${WGSL_LINEAR_ID(WG)};
   if (i >= u.n) { return; }
-  var rem = i;
-  var o = u.off;
-  for (var d = i32(u.rank) - 1; d >= 0; d--) {
-    let dd = u32(d);
-    let s = u.shape[dd / 4u][dd % 4u];
-    o += (rem % s) * u.st[dd / 4u][dd % 4u];
-    rem = rem / s;
-  }
-  D[o] = ${t === 'f16' ? 'f16(bitcast<f32>(u.bits))' : 'u.bits'};
+  D[offsetOf(i, u.off)] = ${t === 'f16' ? 'f16(bitcast<f32>(u.bits))' : 'u.bits'};
 }`;
 }
 

@@ -4,7 +4,7 @@
 // the reduced elements and combines through workgroup memory (few outputs over many elements, e.g. a loss).
 import type { DType } from '../../tensor/dtype.ts';
 import type { Tensor } from '../../tensor/tensor.ts';
-import { Uniforms, WGSL_IDS, WGSL_LINEAR_ID, dispatch, grid1d, wgslEnable } from '../common.ts';
+import { Uniforms, WGSL_IDS, WGSL_LINEAR_ID, dispatch, grid1d, wgslEnable, wgslOffsetFn } from '../common.ts';
 import type { ReduceMode, ReducePlan } from './reduce.cpu.ts';
 
 const WG = 64;
@@ -35,35 +35,15 @@ struct U {
 @group(0) @binding(1) var<storage, read> X: array<${inT}>;
 alias TO = ${outT};
 @group(0) @binding(2) var<storage, read_write> O: array<TO>;
-fn outBase(o: u32) -> u32 {
-  var rem = o;
-  var base = u.offset;
-  for (var d = i32(u.outRank) - 1; d >= 0; d--) {
-    let dd = u32(d);
-    let s = u.outShape[dd / 4u][dd % 4u];
-    base += (rem % s) * u.outStr[dd / 4u][dd % 4u];
-    rem = rem / s;
-  }
-  return base;
-}
-fn redOffset(r: u32) -> u32 {
-  var rem = r;
-  var off = 0u;
-  for (var d = i32(u.redRank) - 1; d >= 0; d--) {
-    let dd = u32(d);
-    let s = u.redShape[dd / 4u][dd % 4u];
-    off += (rem % s) * u.redStr[dd / 4u][dd % 4u];
-    rem = rem / s;
-  }
-  return off;
-}`;
+${wgslOffsetFn('outOffset', 'u.outRank', 'u.outShape', ['u.outStr'])}
+${wgslOffsetFn('redOffset', 'u.redRank', 'u.redShape', ['u.redStr'])}`;
   if (!perGroup) {
     return `${head}
 @compute @workgroup_size(${WG})
 fn main(${WGSL_IDS}) {
   let o = ${WGSL_LINEAR_ID(WG)};
   if (o >= u.nOut) { return; }
-  let base = outBase(o);
+  let base = outOffset(o, u.offset);
   var acc = f32(${init});
   var best = 0u;
   // Odometer over the reduced dims: no division per element.
@@ -94,7 +74,7 @@ var<workgroup> si: array<u32, ${WG}>;
 fn main(${WGSL_IDS}) {
   let o = wid.y * nwg.x + wid.x;
   let l = lid.x;
-  let base = outBase(min(o, u.nOut - 1u));
+  let base = outOffset(min(o, u.nOut - 1u), u.offset);
   var acc = f32(${init});
   var best = 0u;
   // Rows of the innermost reduced dim: the index decode runs once per row, not once per element.
@@ -102,7 +82,7 @@ fn main(${WGSL_IDS}) {
   let inner = u.redShape[last / 4u][last % 4u];
   let innerStr = u.redStr[last / 4u][last % 4u];
   for (var ro = 0u; ro < u.count; ro += inner) {
-    let rowBase = base + redOffset(ro);
+    let rowBase = redOffset(ro, base);
     for (var i = l; i < inner; i += ${WG}u) {
       let r = ro + i;
       let v = f32(X[rowBase + i * innerStr]);

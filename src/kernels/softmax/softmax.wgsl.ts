@@ -5,7 +5,7 @@
 //             on llvmpipe) and combine with subgroupMax/subgroupAdd.
 // The optional additive mask is read through broadcast strides decoded once per row.
 import type { Tensor } from '../../tensor/tensor.ts';
-import { Uniforms, WGSL_IDS, dispatch, grid1d } from '../common.ts';
+import { Uniforms, WGSL_IDS, dispatch, grid1d, wgslOffsetFn } from '../common.ts';
 import { getRuntime } from '../../runtime/device.ts';
 
 const WG = 64;
@@ -62,20 +62,14 @@ struct U { rows: u32, n: u32, rank: u32, mCol: u32, mOff: u32, _a: u32, _b: u32,
 @group(0) @binding(1) var<storage, read> X: array<${T}>;
 ${masked ? '@group(0) @binding(2) var<storage, read> M: array<f32>;' : ''}
 @group(0) @binding(${masked ? 3 : 2}) var<storage, read_write> O: array<${T}>;
+${masked ? wgslOffsetFn('maskOffset', 'u.rank', 'u.shape', ['u.mStr']) : ''}
 @compute @workgroup_size(${WG})
 fn main(${R.params}) {
   let row = ${R.row};
   // Rows past the end recompute the last row and skip the writes: subgroup ops need every lane present.
   let r = min(row, u.rows - 1u);
   let base = r * ${n};
-  var mo = u.mOff;
-  ${masked ? `var rem = r;
-  for (var d = i32(u.rank) - 1; d >= 0; d--) {
-    let dd = u32(d);
-    let s = u.shape[dd / 4u][dd % 4u];
-    mo += (rem % s) * u.mStr[dd / 4u][dd % 4u];
-    rem = rem / s;
-  }` : ''}
+  ${masked ? 'let mo = maskOffset(r, u.mOff);' : ''}
   // Online max and sum in one pass (the sum is rescaled when the max grows), then one write pass: the row is
   // read twice instead of three times.
   var mx = -3.4028234663852886e38;
