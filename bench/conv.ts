@@ -3,7 +3,7 @@
 import * as F from '../src/index.ts';
 import { conv2d } from '../src/kernels/conv/conv.op.ts';
 import { Conv2d } from '../src/nn/conv.ts';
-import { randn, timeIt, type BenchResult } from './engine.ts';
+import { randn, sgdStepBench, timeIt, type BenchResult } from './engine.ts';
 
 export const CONV_BENCHES: Record<string, (device: F.DeviceName) => Promise<BenchResult>> = {
   conv3x3_64_128: async (d) => {
@@ -27,23 +27,7 @@ export const CONV_BENCHES: Record<string, (device: F.DeviceName) => Promise<Benc
     const c2 = new Conv2d(16, 32, 3, { padding: 1, stride: 2, ...o });
     const fc = new F.Linear(32768, 10, true, o);
     const params = [...c1.parameters(), ...c2.parameters(), ...fc.parameters()];
-    const opt = new F.SGD(params, { lr: 0.01 });
-    const x = randn([8, 3, 64, 64], d, 4);
-    const y = F.keep(F.fromArray(Int32Array.from({ length: 8 }, (_, i) => i % 10), [8], { device: d }));
-    const rt = d === 'webgpu' ? F.getRuntime() : null;
-    const step = () => F.scope(() => {
-      const h = F.relu(c2.forward(F.relu(c1.forward(x))));
-      const loss = F.crossEntropy(fc.forward(F.reshape(h, [8, 32768])), y);
-      loss.backward();
-      opt.step();
-      opt.zeroGrad();
-    });
-    const before = rt?.dispatches ?? 0;
-    step();
-    const dispatches = rt ? rt.dispatches - before : undefined;
-    const ms = await timeIt(step, 10, d);
-    opt.dispose(); x.dispose(); y.dispose();
-    for (const p of params) p.dispose();
-    return { bench: 'train_step_convnet', device: d, ms, dispatches_per_step: dispatches };
+    return sgdStepBench('train_step_convnet', d, params, randn([8, 3, 64, 64], d, 4),
+      (x) => fc.forward(F.reshape(F.relu(c2.forward(F.relu(c1.forward(x)))), [8, 32768])));
   },
 };

@@ -34,6 +34,29 @@ export function randn(shape: number[], device: F.DeviceName, seed = 1): F.Tensor
   return F.keep(F.fromArray(new F.Generator(seed).uniform(n, -1, 1), shape, { device }));
 }
 
+/**
+ * One SGD training step on 10-class cross-entropy: `logits` maps the kept input to (batch, 10). Returns the median
+ * ms of 10 steps and the dispatches of one; frees the parameters, input and labels.
+ */
+export async function sgdStepBench(name: string, device: F.DeviceName, params: F.Tensor[], x: F.Tensor, logits: (x: F.Tensor) => F.Tensor): Promise<BenchResult> {
+  const batch = x.shape[0]!;
+  const opt = new F.SGD(params, { lr: 0.01 });
+  const y = F.keep(F.fromArray(Int32Array.from({ length: batch }, (_, i) => i % 10), [batch], { device }));
+  const rt = device === 'webgpu' ? F.getRuntime() : null;
+  const step = () => F.scope(() => {
+    F.crossEntropy(logits(x), y).backward();
+    opt.step();
+    opt.zeroGrad();
+  });
+  const before = rt?.dispatches ?? 0;
+  step();
+  const dispatches = rt ? rt.dispatches - before : undefined;
+  const ms = await timeIt(step, 10, device);
+  opt.dispose(); x.dispose(); y.dispose();
+  for (const p of params) p.dispose();
+  return { bench: name, device, ms, dispatches_per_step: dispatches };
+}
+
 async function matmulBench(name: string, batch: number, M: number, K: number, N: number, device: F.DeviceName, reps: number): Promise<BenchResult> {
   const a = randn(batch > 1 ? [batch, M, K] : [M, K], device, 1);
   const b = randn(batch > 1 ? [batch, K, N] : [K, N], device, 2);
@@ -68,22 +91,6 @@ export const ENGINE_BENCHES: Record<string, (device: F.DeviceName) => Promise<Be
     const l2 = new F.Linear(1024, 1024, true, g);
     const l3 = new F.Linear(1024, 10, true, g);
     const params = [...l1.parameters(), ...l2.parameters(), ...l3.parameters()];
-    const opt = new F.SGD(params, { lr: 0.01 });
-    const x = randn([128, 784], d);
-    const y = F.keep(F.fromArray(Int32Array.from({ length: 128 }, (_, i) => i % 10), [128], { device: d }));
-    const rt = d === 'webgpu' ? F.getRuntime() : null;
-    const step = () => F.scope(() => {
-      const loss = F.crossEntropy(l3.forward(F.relu(l2.forward(F.relu(l1.forward(x))))), y);
-      loss.backward();
-      opt.step();
-      opt.zeroGrad();
-    });
-    const before = rt?.dispatches ?? 0;
-    step();
-    const dispatches = rt ? rt.dispatches - before : undefined;
-    const ms = await timeIt(step, 10, d);
-    opt.dispose(); x.dispose(); y.dispose();
-    for (const p of params) p.dispose();
-    return { bench: 'train_step_mlp', device: d, ms, dispatches_per_step: dispatches };
+    return sgdStepBench('train_step_mlp', d, params, randn([128, 784], d), (x) => l3.forward(F.relu(l2.forward(F.relu(l1.forward(x))))));
   },
 };
