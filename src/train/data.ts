@@ -6,7 +6,7 @@ import type { FianetConfig } from '../config/fianet.ts';
 import type { SampleRecord, Split } from '../data/types.ts';
 import { readRefSegRS, loadSample } from '../data/refsegrs.ts';
 import { expandSentences, readRRSISD } from '../data/rrsisd.ts';
-import { ensureSynthetic } from '../data/synth/index.ts';
+import { ensureSynthetic, sceneTag } from '../data/synth/index.ts';
 
 export interface RunData {
   root: string;
@@ -22,10 +22,8 @@ export async function prepareData(cfg: FianetConfig, log: (s: string) => void = 
   if (root === null) {
     const s = d.synthetic;
     // Non-default scene knobs name their own folder, so datasets never overwrite each other.
-    const attrs = s.attributes.length < 4 ? `-a${[...new Set(s.attributes)].sort().map((a) => a[0]).join('')}` : '';
-    const knobs = `${s.object_scale !== 1 ? `-x${s.object_scale}` : ''}${s.max_distractors !== 3 ? `-d${s.max_distractors}` : ''}${attrs}`;
-    const out = path.resolve(s.dir, `${d.dataset}-n${s.n}-s${s.size}${knobs}-seed${s.seed}`);
     const scene = { objectScale: s.object_scale, maxDistractors: s.max_distractors, attributes: s.attributes };
+    const out = path.resolve(s.dir, `${d.dataset}-n${s.n}-s${s.size}${sceneTag(d.dataset, scene)}-seed${s.seed}`);
     const summary = await ensureSynthetic({ format: d.dataset, out, n: s.n, size: s.size, seed: s.seed, scene });
     log(`${summary.reused ? 'reusing' : 'generated'} the synthetic ${d.dataset} dataset at ${summary.root}`);
     root = summary.root;

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ensureSynthetic, generateSynthetic, type SynthSummary } from '../../src/data/synth/index.ts';
+import { ensureSynthetic, generateSynthetic, sceneTag, type SynthSummary } from '../../src/data/synth/index.ts';
 import { choosePhrases, denotation, makeRefSegRSScene, phraseMask, phraseText } from '../../src/data/synth/refsegrs-scene.ts';
 import { halfLength, makeRrsisdScene, type SceneObject } from '../../src/data/synth/rrsisd-scene.ts';
 import { SeededRandom } from '../../src/data/transforms.ts';
@@ -157,6 +157,8 @@ test('RRSIS-D scene knobs: larger objects, fewer distractors, restricted attribu
     assert.ok(c.objects.filter((o) => o.spec === c.target.spec).length <= 2, 'at most one same-category distractor');
     assert.equal(c.objects.filter((o) => fits(c.sentence, o, c.objects)), [c.target], c.sentence);
   }
+  // Not 9x: the per-category cap (large half-length <= 0.16 of the image) holds the categories at 1.1-3x
+  // in length; ~2.2x in area over these 60 scenes.
   assert.ok(scaled > 2 * base, `object_scale 3 (capped per category) enlarges the targets (${base} -> ${scaled} pixels)`);
   // The cap keeps a scaled object inside its cell, and "large" larger than "small".
   const spec = makeRrsisdScene(64, new SeededRandom(5)).target.spec;
@@ -166,6 +168,8 @@ test('RRSIS-D scene knobs: larger objects, fewer distractors, restricted attribu
   const out = path.join(tmp, 'knobs');
   const k1 = await ensureSynthetic({ format: 'rrsisd', out, n: 12, size: S, scene: { objectScale: 2, attributes: ['color', 'size'] } });
   assert.equal(k1.scene, { objectScale: 2, attributes: ['color', 'size'] });
+  assert.is(sceneTag('rrsisd', { objectScale: 2, maxDistractors: 3, attributes: ['size', 'color', 'size'] }), '-x2-acs');
+  assert.is(sceneTag('rrsisd', { objectScale: 1, maxDistractors: 3, attributes: ['relation', 'color', 'position', 'size'] }), '');
   assert.ok((await ensureSynthetic({ format: 'rrsisd', out, n: 12, size: S, scene: { objectScale: 2, attributes: ['size', 'color'] } })).reused);
   assert.not.ok((await ensureSynthetic({ format: 'rrsisd', out, n: 12, size: S, scene: { objectScale: 2 } })).reused);
   await rejects(generateSynthetic({ format: 'rrsisd', out, n: 12, size: S, scene: { maxDistractors: 5 } }), /maxDistractors must be an integer in 0\.\.3, got 5/);

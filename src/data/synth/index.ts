@@ -58,14 +58,14 @@ export interface SynthSummary {
 const DEFAULT_FRACTIONS: Record<Split, number> = { train: 0.7, val: 0.1, test: 0.2 };
 
 /** The validated non-default scene knobs, in a fixed key order (they are compared as JSON), or undefined. */
-function sceneKnobs(opts: SynthOptions): RrsisdSceneOptions | undefined {
-  const objectScale = opts.scene?.objectScale ?? 1;
-  const maxDistractors = opts.scene?.maxDistractors ?? 3;
+function sceneKnobs(format: DatasetName, scene: RrsisdSceneOptions | undefined): RrsisdSceneOptions | undefined {
+  const objectScale = scene?.objectScale ?? 1;
+  const maxDistractors = scene?.maxDistractors ?? 3;
   if (!(objectScale > 0)) throw new Error(`synth: objectScale must be > 0, got ${objectScale}`);
   if (!Number.isInteger(maxDistractors) || maxDistractors < 0 || maxDistractors > 3) {
     throw new Error(`synth: maxDistractors must be an integer in 0..3, got ${maxDistractors}`);
   }
-  const attributes = opts.scene?.attributes ?? [...ATTRIBUTE_KINDS];
+  const attributes = scene?.attributes ?? [...ATTRIBUTE_KINDS];
   const bad = attributes.filter((a) => !(ATTRIBUTE_KINDS as readonly string[]).includes(a));
   if (bad.length) throw new Error(`synth: unknown attribute kind(s) ${bad.join(', ')}; expected some of ${ATTRIBUTE_KINDS.join(', ')}`);
   const kinds = ATTRIBUTE_KINDS.filter((k) => attributes.includes(k)); // canonical order, no duplicates
@@ -75,8 +75,17 @@ function sceneKnobs(opts: SynthOptions): RrsisdSceneOptions | undefined {
     ...(kinds.length !== ATTRIBUTE_KINDS.length ? { attributes: kinds } : {}),
   };
   if (Object.keys(out).length === 0) return undefined;
-  if (opts.format !== 'rrsisd') throw new Error(`synth: scene options ${JSON.stringify(out)} apply to the rrsisd format only, not ${opts.format}`);
+  if (format !== 'rrsisd') throw new Error(`synth: scene options ${JSON.stringify(out)} apply to the rrsisd format only, not ${format}`);
   return out;
+}
+
+/** Folder-name suffix naming the non-default scene knobs ('' for the defaults), e.g. '-x3-d1-ac'. */
+export function sceneTag(format: DatasetName, scene?: RrsisdSceneOptions): string {
+  const k = sceneKnobs(format, scene);
+  if (!k) return '';
+  return (k.objectScale !== undefined ? `-x${k.objectScale}` : '')
+    + (k.maxDistractors !== undefined ? `-d${k.maxDistractors}` : '')
+    + (k.attributes ? `-a${k.attributes.map((a) => a[0]).join('')}` : '');
 }
 
 /** Runs async jobs with at most `limit` in flight; rejects on the first failure. */
@@ -116,7 +125,7 @@ export async function generateSynthetic(opts: SynthOptions): Promise<SynthSummar
   const size = opts.size ?? (opts.format === 'rrsisd' ? 800 : 512);
   if (!(opts.n >= 1) || !Number.isInteger(opts.n)) throw new Error(`synth: n must be a positive integer, got ${opts.n}`);
   if (!(size >= 32)) throw new Error(`synth: size must be >= 32, got ${size}`);
-  const scene = sceneKnobs(opts);
+  const scene = sceneKnobs(opts.format, opts.scene);
   // Never clear a directory we did not make (it could be a real dataset root).
   const existing = await fs.readdir(opts.out).catch(() => [] as string[]);
   if (existing.length > 0 && !existing.includes(MANIFEST) && !existing.includes(PARTIAL)) {
@@ -235,7 +244,7 @@ export async function ensureSynthetic(opts: SynthOptions): Promise<SynthSummary 
   const seed = opts.seed ?? 0;
   const m = await readManifest(opts.out);
   if (m && m.format === opts.format && m.n === opts.n && m.size === size && m.seed === seed
-    && JSON.stringify(m.scene ?? null) === JSON.stringify(sceneKnobs(opts) ?? null) && m.version === SYNTH_VERSION && !opts.fractions) {
+    && JSON.stringify(m.scene ?? null) === JSON.stringify(sceneKnobs(opts.format, opts.scene) ?? null) && m.version === SYNTH_VERSION && !opts.fractions) {
     return { ...m, reused: true };
   }
   return { ...(await generateSynthetic({ ...opts, size, seed })), reused: false };
