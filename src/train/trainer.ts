@@ -46,6 +46,17 @@ function readRunConfig(runDir: string): FianetConfig {
   return cfg;
 }
 
+/** A recorded training step whose loss row (loss, ce, dice) is still on its way back from the device. */
+interface StepRecord {
+  parts: F.Tensor;
+  values: Promise<ArrayLike<number>>;
+  step: number;
+  lr: number;
+  ts: number[];
+  logged: boolean;
+  dispatches: number;
+}
+
 export async function train(o: TrainOptions): Promise<TrainResult> {
   const resuming = !!o.resume;
   const cfg = resuming ? readRunConfig(o.resume!) : loadFianetConfig(o.config!, o.overrides ?? []);
@@ -107,8 +118,40 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     model.train();
     const t0 = performance.now();
     let seen = 0;
+    // Step k's loss is read back while step k+1 runs: waiting for it at once would leave the GPU idle while the
+    // host records the next step. A logged step is measured alone (nothing queued before it, read at once).
+    const queue: StepRecord[] = [];
+    const settle = async (r: StepRecord): Promise<void> => {
+      const [loss, ce, dice] = Array.from(await r.values);
+      r.parts.dispose();
+      r.ts.push(performance.now());
+      if (!Number.isFinite(loss!)) {
+        const last = path.join(ckptDir, 'last.safetensors');
+        const kept = existsSync(last) ? `the last good checkpoint is ${last} (epoch ${epoch})` : 'no checkpoint was saved before this';
+        log.line(`epoch ${epoch + 1} step ${r.step}: loss is ${loss}; stopping, ${kept}`);
+        for (const q of queue) q.parts.dispose();
+        opt.dispose();
+        model.dispose();
+        throw new TrainingDiverged(`training diverged at step ${r.step} (loss ${loss}); ${kept}`);
+      }
+      const lr = r.lr;
+      const ips = seen / ((performance.now() - t0) / 1000);
+      progress.tick(`epoch ${epoch + 1}/${cfg.train.epochs} loss ${loss!.toFixed(4)} lr ${lr.toExponential(2)} ${ips.toFixed(1)} img/s`);
+      if (r.logged) {
+        const dispatches = rt ? r.dispatches : null;
+        const peak = rt ? rt.poolStats().peakBytes / 2 ** 20 : null;
+        const row = {
+          type: 'train', epoch: epoch + 1, step: r.step, loss: loss!, ce: ce!, dice: dice!, lr, images_per_s: +ips.toFixed(3),
+          ms_fwd_bwd: rt ? +(r.ts[1]! - r.ts[0]!).toFixed(1) : null, ms_step: +(r.ts[r.ts.length - 1]! - r.ts[0]!).toFixed(1),
+          dispatches_per_step: dispatches, peak_mib: peak === null ? null : +peak.toFixed(1),
+        };
+        log.metrics(row);
+        if (!progress.active) log.line(`epoch ${epoch + 1} step ${r.step}: loss ${loss!.toFixed(4)} (ce ${ce!.toFixed(4)}, dice ${dice!.toFixed(4)}) lr ${lr.toExponential(3)} ${ips.toFixed(2)} img/s, ${row.ms_step} ms/step${dispatches ? `, ${dispatches} dispatches` : ''}`);
+      }
+    };
     for await (const b of loader.epoch(epoch)) {
       const logged = (step + 1) % cfg.train.log_every === 0;
+      if (logged) while (queue.length) await settle(queue.shift()!);
       const d0 = rt?.dispatches ?? 0;
       const ts = [performance.now()];
       const parts = F.scope(() => {
@@ -128,34 +171,13 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       sched.step();
       model.zeroGrad();
       step++;
-      const [loss, ce, dice] = Array.from(await parts.toArray());
-      parts.dispose();
-      ts.push(performance.now());
+      const lr = opt.paramGroups[0]!.lr; // logged as before: the rate the next step will use
       seen += b.size;
-      if (!Number.isFinite(loss!)) {
-        const last = path.join(ckptDir, 'last.safetensors');
-        const kept = existsSync(last) ? `the last good checkpoint is ${last} (epoch ${epoch})` : 'no checkpoint was saved before this';
-        log.line(`epoch ${epoch + 1} step ${step}: loss is ${loss}; stopping, ${kept}`);
-        opt.dispose();
-        model.dispose();
-        throw new TrainingDiverged(`training diverged at step ${step} (loss ${loss}); ${kept}`);
-      }
-      const lr = opt.paramGroups[0]!.lr;
-      const ips = seen / ((performance.now() - t0) / 1000);
-      progress.tick(`epoch ${epoch + 1}/${cfg.train.epochs} loss ${loss!.toFixed(4)} lr ${lr.toExponential(2)} ${ips.toFixed(1)} img/s`);
-      if (logged) {
-        const dispatches = rt ? rt.dispatches - d0 : null;
-        const peak = rt ? rt.poolStats().peakBytes / 2 ** 20 : null;
-        const row = {
-          type: 'train', epoch: epoch + 1, step, loss: loss!, ce: ce!, dice: dice!, lr, images_per_s: +ips.toFixed(3),
-          ms_fwd_bwd: rt ? +(ts[1]! - ts[0]!).toFixed(1) : null, ms_step: +(ts[ts.length - 1]! - ts[0]!).toFixed(1),
-          dispatches_per_step: dispatches, peak_mib: peak === null ? null : +peak.toFixed(1),
-        };
-        log.metrics(row);
-        if (!progress.active) log.line(`epoch ${epoch + 1} step ${step}: loss ${loss!.toFixed(4)} (ce ${ce!.toFixed(4)}, dice ${dice!.toFixed(4)}) lr ${lr.toExponential(3)} ${ips.toFixed(2)} img/s, ${row.ms_step} ms/step${dispatches ? `, ${dispatches} dispatches` : ''}`);
-      }
+      queue.push({ parts, values: parts.toArray(), step, lr, ts, logged, dispatches: (rt?.dispatches ?? 0) - d0 });
+      while (queue.length > (logged ? 0 : 1)) await settle(queue.shift()!);
       if (cfg.train.max_steps !== null && step >= cfg.train.max_steps) { stop = true; break; }
     }
+    while (queue.length) await settle(queue.shift()!);
     progress.clear();
     // The checkpoint is saved before evaluating: a crash in evaluation loses nothing.
     const state = { epoch, step, rng: model.generator.getState(), data: { epoch: epoch + 1, position: 0 }, best, paramNames };
