@@ -49,21 +49,30 @@ export async function evaluate(model: FIANet, cfg: FianetConfig, data: RunData, 
   const t0 = performance.now();
   let n = 0;
   const S = cfg.data.image_size;
+  // Batch k's prediction is read back while batch k+1 runs, so the device never idles on the host's recording.
+  type Pending = { b: LoadedBatch; pred: F.Tensor; values: Promise<ArrayLike<number>> };
+  const finish = async (q: Pending): Promise<void> => {
+    const p = Uint8Array.from(await q.values);
+    q.pred.dispose();
+    for (let i = 0; i < q.b.size; i++) {
+      const pm = { width: S, height: S, data: p.subarray(i * S * S, (i + 1) * S * S) };
+      const gt = cfg.eval.protocol === 'original' && q.b.originalMasks ? q.b.originalMasks[i]! : { width: S, height: S, data: q.b.masks.subarray(i * S * S, (i + 1) * S * S) };
+      acc.add(pm, gt, q.b.records[i]!);
+    }
+    n += q.b.size;
+    await o.onBatch?.(q.b, p);
+  };
+  let pending: Pending | null = null;
   for await (const b of loader.epoch(0)) {
     const pred = F.noGrad(() => F.scope(() => {
       const x = batchTensors(b, device);
       return F.keep(F.argmax(model.forward(x.images, x.ids, x.mC, x.mG, x.mS), 1));
     }));
-    const p = Uint8Array.from(await pred.toArray());
-    pred.dispose();
-    for (let i = 0; i < b.size; i++) {
-      const pm = { width: S, height: S, data: p.subarray(i * S * S, (i + 1) * S * S) };
-      const gt = cfg.eval.protocol === 'original' && b.originalMasks ? b.originalMasks[i]! : { width: S, height: S, data: b.masks.subarray(i * S * S, (i + 1) * S * S) };
-      acc.add(pm, gt, b.records[i]!);
-    }
-    n += b.size;
-    await o.onBatch?.(b, p);
+    const next: Pending = { b, pred, values: pred.toArray() };
+    if (pending) await finish(pending);
+    pending = next;
   }
+  if (pending) await finish(pending);
   model.train(wasTraining);
   const seconds = (performance.now() - t0) / 1000;
   return { metrics: acc.result(), samples: acc.samples, imagesPerSec: n / seconds, seconds };
