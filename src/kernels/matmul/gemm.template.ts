@@ -15,8 +15,8 @@
 // Optional two-level reduction (`taps`): the reduction runs over (t, k) for t < u.T and k < u.K, and the layout
 // moves its row and column state to tap t once, so the inner loop over k is a plain strided walk:
 //   fn tapA(r: RowA, t: u32) -> RowA,  fn tapB(c: ColB, t: u32) -> ColB
-// This is what makes an NHWC convolution fast: t is the kernel tap (kh, kw) and k the input channel, so the
-// im2col decode and its bounds check happen once per tap instead of once per multiply.
+// This is what makes the convolutions fast: t is the kernel tap (kh, kw) and k the channel, so the im2col decode
+// and its bounds check happen once per tap instead of once per multiply.
 //
 // Variants:
 //   subgroup  lavapipe: a workgroup is one subgroup of S lanes computing TM rows x 4S columns. Lane l loads A for
@@ -123,7 +123,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 export const TILE = 64;
 const TK = 16;
 
-/** A(b, m, gk) and B(b, gk, n) over the flattened reduction index, for the variants that tile it. */
+/** A(b, m, gk) and B(b, gk, n) over the flattened reduction index, for the variant that tiles it. */
 function flatLoads(L: GemmLayout): string {
   return L.taps
     ? `fn ktot() -> u32 { return u.T * u.K; }
@@ -184,8 +184,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 }
 
 function naiveSource(L: GemmLayout): string {
+  const loop = 'for (var k = 0u; k < u.K; k++) { acc += loadA(ra, k) * loadB(cb, k); }';
   return `${L.wgsl}
-${flatLoads(L)}
 @compute @workgroup_size(16, 16)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let n = gid.x;
@@ -193,7 +193,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let b = gid.z;
   if (m >= u.M || n >= u.N) { return; }
   var acc = 0.0;
-  for (var k = 0u; k < ktot(); k++) { acc += loadAF(b, m, k) * loadBF(b, k, n); }
+  ${L.taps
+    ? `let ra0 = rowA(b, m);
+  let cb0 = colB(b, n);
+  for (var t = 0u; t < u.T; t++) {
+    let ra = tapA(ra0, t);
+    let cb = tapB(cb0, t);
+    ${loop}
+  }`
+    : `let ra = rowA(b, m);
+  let cb = colB(b, n);
+  ${loop}`}
   storeC(b, m, n, acc);
 }`;
 }
