@@ -37,4 +37,26 @@ test('copies longer than 65535 workgroups along one dim (paper-size contiguous c
   assert.is(got.length, n);
   for (const i of [0, 1, 4_194_239, 4_194_240, n - 1]) assert.is(got[i], host[i + 1], `element ${i}`);
 });
+
+test('uniform slots: many dispatches per submit each read their own slot; a kernel declaring its uniforms elsewhere is refused', async () => {
+  if (!gpu) return;
+  const rt = F.getRuntime();
+  const out = rt.pool.acquire(4 * 300);
+  const spec = {
+    key: 'test_slot_write',
+    bindings: ['rw'] as const,
+    code: () => `@group(1) @binding(0) var<uniform> u: vec4<u32>;
+@group(0) @binding(1) var<storage, read_write> O: array<u32>;
+@compute @workgroup_size(1) fn main() { O[u.x] = u.y; }`,
+  };
+  // 300 dispatches span several submits (FIANET_FLUSH_EVERY) and reuse ring slots across them.
+  for (let i = 0; i < 300; i++) rt.dispatch(spec, [out], new Uint32Array([i, 1000 + i, 0, 0]), [1, 1, 1], 'test');
+  const got = new Uint32Array(await rt.read(out, 0, 4 * 300));
+  rt.pool.release(out);
+  assert.equal(Array.from(got), Array.from({ length: 300 }, (_, i) => 1000 + i));
+  const bad = { key: 'test_bad_uniform_group', bindings: ['rw'] as const, code: () => spec.code().replace('@group(1) @binding(0)', '@group(0) @binding(0)') };
+  const scratch = rt.pool.acquire(16);
+  assert.throws(() => rt.dispatch(bad, [scratch], new Uint32Array(4), [1, 1, 1], 'test'), /test_bad_uniform_group: its uniforms must be declared as @group\(1\)/);
+  rt.pool.release(scratch);
+});
 test.run();

@@ -54,7 +54,7 @@ struct U {
   bSh: vec4<u32>, bSt: vec4<u32>, mSh: vec4<u32>, mSt: vec4<u32>,
   bOff: u32, mOff: u32, oOff: u32, _p2: u32,
 };
-@group(0) @binding(0) var<uniform> u: U;
+@group(1) @binding(0) var<uniform> u: U;
 fn addBase(sh: vec4<u32>, st: vec4<u32>, b: u32, h: u32, i: u32) -> u32 {
   return (b % sh.x) * st.x + (h % sh.y) * st.y + (i % sh.z) * st.z;
 }`;

@@ -26,7 +26,7 @@ struct U {
   pw: u32, dh: u32, dw: u32, aOff: u32,
   bOff: u32, T: u32, cs: u32, ps: u32,
 };
-@group(0) @binding(0) var<uniform> u: U;`;
+@group(1) @binding(0) var<uniform> u: U;`;
 
 // Bindings: 1 = A-side tensor, 2 = B-side tensor, 3 = output, 4 = optional bias. aOff/bOff are their offsets.
 const bind = (aVec: boolean, bVec: boolean, bias: boolean) => `

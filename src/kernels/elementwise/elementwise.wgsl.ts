@@ -30,7 +30,7 @@ struct U {
   off: vec4<u32>,
   p: vec4<f32>,
 };
-@group(0) @binding(0) var<uniform> u: U;
+@group(1) @binding(0) var<uniform> u: U;
 ${decls}
 alias TO = ${outType};
 @group(0) @binding(${inTypes.length + 1}) var<storage, read_write> O: ${arr('TO')};

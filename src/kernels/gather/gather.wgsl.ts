@@ -8,7 +8,7 @@ const WG = 64;
 
 const HEADER = `
 struct U { n: u32, d: u32, rows: u32, wOff: u32, iOff: u32, _a: u32, _b: u32, _c: u32 };
-@group(0) @binding(0) var<uniform> u: U;
+@group(1) @binding(0) var<uniform> u: U;
 @group(0) @binding(2) var<storage, read> I: array<i32>;
 @group(0) @binding(3) var<storage, read_write> O: array<f32>;`;
 

@@ -35,7 +35,7 @@ struct U {
   ceCoef: f32, diceCoef: f32, eps: f32, gOff: u32,
   w: array<vec4<f32>, ${SEG_LOSS_MAX_CLASSES / 4}>,
 };
-@group(0) @binding(0) var<uniform> u: U;
+@group(1) @binding(0) var<uniform> u: U;
 fn classWeight(k: u32) -> f32 { return u.w[k / 4u][k % 4u]; }`;
 
 /**

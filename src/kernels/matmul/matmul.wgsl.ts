@@ -24,7 +24,7 @@ struct U {
   aOff: u32, bOff: u32, nBatch: u32, biasOff: u32,
   bShape: array<vec4<u32>, 2>, aBS: array<vec4<u32>, 2>, bBS: array<vec4<u32>, 2>,
 };
-@group(0) @binding(0) var<uniform> u: U;
+@group(1) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> A: array<${aT}>;
 @group(0) @binding(2) var<storage, read> B: array<${bT}>;
 @group(0) @binding(3) var<storage, read_write> O: array<f32>;

@@ -34,7 +34,7 @@ struct U {
   inner: u32, rows: u32, rank: u32, srcOff: u32, dstOff: u32, _a: u32, _b: u32, _c: u32,
   shape: array<vec4<u32>, 2>, ss: array<vec4<u32>, 2>, ds: array<vec4<u32>, 2>, shift: array<vec4<u32>, 2>,
 };
-@group(0) @binding(0) var<uniform> u: U;
+@group(1) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> S: array<${t}>;
 @group(0) @binding(2) var<storage, read_write> D: array<${t}>;
 @compute @workgroup_size(${CWG})
@@ -85,7 +85,7 @@ function fillSource(t: DType, dense4: boolean): string {
   if (dense4) {
     return `
 struct U { n: u32, rank: u32, off: u32, bits: u32, shape: array<vec4<u32>, 2>, st: array<vec4<u32>, 2> };
-@group(0) @binding(0) var<uniform> u: U;
+@group(1) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read_write> D: array<vec4<u32>>;
 @compute @workgroup_size(${WG})
 fn main(${WGSL_IDS}) {
@@ -96,7 +96,7 @@ fn main(${WGSL_IDS}) {
   }
   return `${wgslEnable([t])}
 struct U { n: u32, rank: u32, off: u32, bits: u32, shape: array<vec4<u32>, 2>, st: array<vec4<u32>, 2> };
-@group(0) @binding(0) var<uniform> u: U;
+@group(1) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read_write> D: array<${t}>;
 ${wgslOffsetFn('offsetOf', 'u.rank', 'u.shape', ['u.st'])}
 @compute @workgroup_size(${WG})

@@ -31,7 +31,7 @@ struct U {
   nO: u32, sO: u32, nI: u32, sI: u32,
   eps: f32, momentum: f32, count: f32, unbias: f32,
 };
-@group(0) @binding(0) var<uniform> u: U;`;
+@group(1) @binding(0) var<uniform> u: U;`;
 
 function prelude(vec: VecMode): string {
   switch (vec) {
@@ -189,7 +189,7 @@ function paramGradSource(V: number): string {
 alias VT = ${VT};
 // C and total count VT elements (columns / V).
 struct U { rows: u32, C: u32, chunkRows: u32, total: u32 };
-@group(0) @binding(0) var<uniform> u: U;
+@group(1) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> G: array<VT>;
 @group(0) @binding(2) var<storage, read> X: array<VT>;
 @group(0) @binding(3) var<storage, read> S: array<f32>;

@@ -31,7 +31,7 @@ function adamwSource(k: number, vec: boolean): string {
   }`).join('');
   return `
 struct U { ends: vec4<u32>, stepSize: vec4<f32>, decay: vec4<f32>, beta1: f32, beta2: f32, eps: f32, bc2Sqrt: f32 };
-@group(0) @binding(0) var<uniform> u: U;${decl}
+@group(1) @binding(0) var<uniform> u: U;${decl}
 @compute @workgroup_size(${WG})
 fn main(${WGSL_IDS}) {
   let i = ${WGSL_LINEAR_ID(WG)};
@@ -73,7 +73,7 @@ export function adamwWgsl(items: AdamWItem[]): void {
 // With a momentum buffer (binding 3) or without (plain SGD keeps no state); vec4 when the size allows.
 const sgdSource = (momentum: boolean, vec: boolean) => `
 struct U { n: u32, _a: u32, _b: u32, _c: u32, lr: f32, momentum: f32, wd: f32, _d: f32 };
-@group(0) @binding(0) var<uniform> u: U;
+@group(1) @binding(0) var<uniform> u: U;
 alias T = ${vec ? 'vec4<f32>' : 'f32'};
 @group(0) @binding(1) var<storage, read_write> P: array<T>;
 @group(0) @binding(2) var<storage, read> G: array<T>;

@@ -31,7 +31,7 @@ struct U {
   outShape: array<vec4<u32>, 2>, outStr: array<vec4<u32>, 2>,
   redShape: array<vec4<u32>, 2>, redStr: array<vec4<u32>, 2>,
 };
-@group(0) @binding(0) var<uniform> u: U;
+@group(1) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> X: array<${inT}>;
 alias TO = ${outT};
 @group(0) @binding(2) var<storage, read_write> O: array<TO>;

@@ -12,7 +12,7 @@ const WG = 256;
 function source(dtype: DType, withResidual: boolean): string {
   return `${wgslEnable([dtype])}
 struct U { B: u32, perSample: u32, key: u32, xOff: u32, rOff: u32, _a: u32, p: f32, scale: f32 };
-@group(0) @binding(0) var<uniform> u: U;
+@group(1) @binding(0) var<uniform> u: U;
 alias T = ${dtype};
 @group(0) @binding(1) var<storage, read> X: array<T>;
 ${withResidual ? '@group(0) @binding(2) var<storage, read> R: array<T>;' : ''}

@@ -62,7 +62,7 @@ fn candHi(i: u32, n: u32, m: u32, s: f32) -> u32 { return min(((i + 1u) * m + n 
 
 const HEAD = `
 struct U { _total: u32, inH: u32, inW: u32, outH: u32, outW: u32, align: u32, scaleH: f32, scaleW: f32 };
-@group(0) @binding(0) var<uniform> u: U;`;
+@group(1) @binding(0) var<uniform> u: U;`;
 
 // Forward pieces per mode: `Row` holds what an output row shares (computed once per invocation), `pix` gives one
 // output pixel. bilinear and nearest are closed forms (a fixed 4 or 1 loads: on llvmpipe, loops with per-lane
@@ -137,7 +137,7 @@ fn main(${WGSL_IDS}) {
 function axisGatherSource(mode: ResampleMode): string {
   return `
 struct U { total: u32, n: u32, m: u32, inner: u32, align: u32, scale: f32, _a: u32, _b: u32 };
-@group(0) @binding(0) var<uniform> u: U;
+@group(1) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> SRC: array<f32>;
 @group(0) @binding(2) var<storage, read_write> DST: array<f32>;
 ${MODE_FNS[mode]}

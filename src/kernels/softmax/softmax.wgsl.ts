@@ -58,7 +58,7 @@ function forwardSource(log: boolean, masked: boolean, mode: RowMode, vec4: boole
   return `${R.enable}
 struct U { rows: u32, n: u32, rank: u32, mCol: u32, mOff: u32, _a: u32, _b: u32, _c: u32,
   shape: array<vec4<u32>, 2>, mStr: array<vec4<u32>, 2> };
-@group(0) @binding(0) var<uniform> u: U;
+@group(1) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> X: array<${T}>;
 ${masked ? '@group(0) @binding(2) var<storage, read> M: array<f32>;' : ''}
 @group(0) @binding(${masked ? 3 : 2}) var<storage, read_write> O: array<${T}>;
@@ -115,7 +115,7 @@ function backwardSource(log: boolean, mode: RowMode, vec4: boolean): string {
   const hsum = vec4 ? (v: string) => `dot(${v}, vec4<f32>(1.0))` : (v: string) => v;
   return `${R.enable}
 struct U { rows: u32, n: u32, _a: u32, _b: u32 };
-@group(0) @binding(0) var<uniform> u: U;
+@group(1) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> G: array<${T}>;
 @group(0) @binding(2) var<storage, read> Y: array<${T}>;
 @group(0) @binding(3) var<storage, read_write> O: array<${T}>;

@@ -41,7 +41,7 @@ const POOL_HEAD = `
 struct In { dims: vec4<u32>, str: vec4<u32>, off: vec4<u32> };
 struct U { B: u32, Ctot: u32, oh: u32, ow: u32, cBase: u32, Cg: u32, gOff: u32, _a: u32,
   roh: f32, row: f32, _b: f32, _c: f32, ins: array<In, ${POOL_GROUP}> };
-@group(0) @binding(0) var<uniform> u: U;
+@group(1) @binding(0) var<uniform> u: U;
 ${INDEX_MATH}`;
 
 // One branch per input: the channel selects the binding (WGSL cannot index bindings); it is uniform per workgroup.
@@ -175,7 +175,7 @@ export function poolConcatBackwardWgsl(g: Tensor, input: PoolInput, dx: Tensor, 
 const GATE_HEAD = `
 struct U { P: u32, H: u32, W: u32, h: u32, w: u32, lOff: u32, gOff: u32, aOff: u32,
   grOff: u32, _a: u32, sy: f32, sx: f32 };
-@group(0) @binding(0) var<uniform> u: U;
+@group(1) @binding(0) var<uniform> u: U;
 // PyTorch's area_pixel_compute_source_index for align_corners = False (half-pixel centres, clamped at 0),
 // also clamped at n - 1 where both taps fall on the last index: the sample point in coarse coordinates.
 fn src(o: u32, n: u32, s: f32) -> f32 { return min(max((f32(o) + 0.5) * s - 0.5, 0.0), f32(n - 1u)); }
