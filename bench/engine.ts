@@ -77,10 +77,12 @@ export const ENGINE_BENCHES: Record<string, (device: F.DeviceName) => Promise<Be
     return { bench: 'softmax_64x144x144', device: d, ms, gbps: (2 * 4 * x.size) / ms / 1e6 };
   },
   dispatch_overhead: async (d) => {
-    // 1000 tiny element-wise ops recorded into one submit: the per-dispatch cost inside a batched step.
+    // 1000 tiny element-wise ops recorded as one batch (submitted in FIANET_FLUSH_EVERY chunks): the
+    // per-dispatch cost inside a batched step. 20 repetitions so the median is the JIT-warm steady state a
+    // training loop runs in (the first few batches pay for compiling the host path).
     const x = randn([64], d);
     const n = 1000;
-    const ms = await timeIt(() => F.scope(() => { for (let i = 0; i < n; i++) F.add(x, 1); }), 5, d);
+    const ms = await timeIt(() => F.scope(() => { for (let i = 0; i < n; i++) F.add(x, 1); }), 20, d);
     x.dispose();
     return { bench: 'dispatch_overhead', device: d, ms, us_per_dispatch: (ms * 1000) / n };
   },

@@ -7,11 +7,14 @@ import { getRuntime } from '../runtime/device.ts';
 
 export const MAX_RANK = 8;
 
+const SCRATCH_U32 = new Uint32Array(1);
+const SCRATCH_F32 = new Float32Array(SCRATCH_U32.buffer);
+
 /** Packs u32/i32/f32 scalars and rank-8 arrays into one uniform slot, in WGSL struct order (16-byte rows). */
 export class Uniforms {
+  // One typed array per instance (uniforms are built on every op, so allocations here are GC pressure);
+  // f32/i32 bit patterns go through a shared scratch word.
   private words = new Uint32Array(64);
-  private f = new Float32Array(this.words.buffer);
-  private i = new Int32Array(this.words.buffer);
   private n = 0;
 
   u32(v: number): this {
@@ -19,11 +22,12 @@ export class Uniforms {
     return this;
   }
   i32(v: number): this {
-    this.i[this.n++] = v | 0;
+    this.words[this.n++] = (v | 0) >>> 0;
     return this;
   }
   f32(v: number): this {
-    this.f[this.n++] = v;
+    SCRATCH_F32[0] = v;
+    this.words[this.n++] = SCRATCH_U32[0]!;
     return this;
   }
   /** Aligns to the next 16-byte row (WGSL vec4/array alignment). */

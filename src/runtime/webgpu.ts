@@ -51,6 +51,7 @@ export class WebGPURuntime {
   private ringLayout: GPUBindGroupLayout;
   private ringGroups: GPUBindGroup[] = []; // slot i's bind group, made on first use
   private ringData = new ArrayBuffer(RING_BYTES);
+  private ringWords = new Uint32Array(this.ringData);
   private ringUsed = 0;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -141,6 +142,10 @@ export class WebGPURuntime {
     return this.report.limits.maxStorageBufferBindingSize ?? 128 << 20;
   }
 
+  private get maxWorkgroups(): number {
+    return this.report.limits.maxComputeWorkgroupsPerDimension ?? 65535;
+  }
+
   private async probeSubgroupSize(): Promise<number> {
     const buf = this.pool.acquire(16);
     this.dispatch(
@@ -203,10 +208,12 @@ export class WebGPURuntime {
   dispatch(spec: KernelSpec, buffers: GPUBuffer[], uniforms: ArrayBufferView, grid: [number, number, number], op: string): void {
     this.checkHealthy();
     if (uniforms.byteLength > UNIFORM_SLOT) throw new Error(`${op}: uniforms of ${uniforms.byteLength} bytes exceed ${UNIFORM_SLOT}`);
-    const maxWg = this.report.limits.maxComputeWorkgroupsPerDimension ?? 65535;
-    if (grid.some((g) => g > maxWg)) throw new Error(`${op}: grid ${grid.join('x')} exceeds ${maxWg} workgroups per dimension`);
-    if (grid.some((g) => g === 0)) return;
-    for (const b of buffers) {
+    const [gx, gy, gz] = grid;
+    const maxWg = this.maxWorkgroups;
+    if (gx > maxWg || gy > maxWg || gz > maxWg) throw new Error(`${op}: grid ${grid.join('x')} exceeds ${maxWg} workgroups per dimension`);
+    if (gx === 0 || gy === 0 || gz === 0) return;
+    for (let i = 0; i < buffers.length; i++) {
+      const b = buffers[i]!;
       if (b.size > this.maxBindingBytes) {
         throw new Error(`${op}: a ${b.size}-byte buffer exceeds the adapter's binding limit of ${this.maxBindingBytes} bytes`);
       }
@@ -214,9 +221,8 @@ export class WebGPURuntime {
     if (this.ringUsed + UNIFORM_SLOT > RING_BYTES) this.flush();
     const p = this.pipelineFor(spec);
     const offset = this.ringUsed;
-    new Uint8Array(this.ringData, offset, uniforms.byteLength).set(
-      new Uint8Array(uniforms.buffer, uniforms.byteOffset, uniforms.byteLength),
-    );
+    if (uniforms instanceof Uint32Array) this.ringWords.set(uniforms, offset / 4); // the common case: no view allocated
+    else new Uint8Array(this.ringData, offset, uniforms.byteLength).set(new Uint8Array(uniforms.buffer, uniforms.byteOffset, uniforms.byteLength));
     this.ringUsed += UNIFORM_SLOT;
     const bg = this.bindGroupFor(spec.key, p.layout, buffers);
     if (this.profiler && !this.profiler.full) {
@@ -231,7 +237,7 @@ export class WebGPURuntime {
     this.pass.setPipeline(p.pipeline);
     this.pass.setBindGroup(0, bg);
     this.pass.setBindGroup(1, this.ringGroupFor(offset / UNIFORM_SLOT));
-    this.pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
+    this.pass.dispatchWorkgroups(gx, gy, gz);
     this.dispatches++;
     this.lastOp = op;
     // Submit in chunks so the GPU (lavapipe: the other CPU core) works while the host records the rest.
