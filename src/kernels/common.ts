@@ -96,7 +96,7 @@ export function wgslEnable(dtypes: readonly DType[]): string {
 export function dispatch(
   key: string, bindings: ('read' | 'rw')[], code: () => string, tensors: Tensor[], u: Uniforms, grid: [number, number, number], op: string,
 ): void {
-  getRuntime().dispatch({ key, bindings, code }, tensors.map((t) => t.storage.gpu!), u.bytes(), grid, op);
+  getRuntime().dispatch({ key, bindings, code }, tensors.map((t) => t.storage.binding), u.bytes(), grid, op);
 }
 
 /** Throws naming the op when tensors live on different devices. */

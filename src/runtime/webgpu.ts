@@ -138,8 +138,22 @@ export class WebGPURuntime {
     return this.report.features.includes('shader-f16');
   }
 
+  /** The largest storage binding a dispatch may use: the adapter's limit, or a lower test override. */
   get maxBindingBytes(): number {
-    return this.report.limits.maxStorageBufferBindingSize ?? 128 << 20;
+    const adapter = this.report.limits.maxStorageBufferBindingSize ?? 128 << 20;
+    return this.bindingLimitOverride === null ? adapter : Math.min(adapter, this.bindingLimitOverride);
+  }
+
+  private bindingLimitOverride: number | null = null;
+
+  /** Lowers the binding limit (tests exercise the split paths of kernels/split.ts with small tensors); null restores it. */
+  setBindingLimit(bytes: number | null): void {
+    this.bindingLimitOverride = bytes;
+  }
+
+  /** Byte alignment of a bound range's offset. */
+  get bindingAlignment(): number {
+    return this.report.limits.minStorageBufferOffsetAlignment ?? 256;
   }
 
   private get maxWorkgroups(): number {
@@ -205,7 +219,7 @@ export class WebGPURuntime {
    * Records one dispatch. `uniforms` (≤ 256 bytes) land in this dispatch's slot of the ring. Nothing is
    * submitted until flush() (or the ring fills), so an op never waits on the GPU.
    */
-  dispatch(spec: KernelSpec, buffers: GPUBuffer[], uniforms: ArrayBufferView, grid: [number, number, number], op: string): void {
+  dispatch(spec: KernelSpec, buffers: (GPUBuffer | GPUBufferBinding)[], uniforms: ArrayBufferView, grid: [number, number, number], op: string): void {
     this.checkHealthy();
     if (uniforms.byteLength > UNIFORM_SLOT) throw new Error(`${op}: uniforms of ${uniforms.byteLength} bytes exceed ${UNIFORM_SLOT}`);
     const [gx, gy, gz] = grid;
@@ -214,8 +228,9 @@ export class WebGPURuntime {
     if (gx === 0 || gy === 0 || gz === 0) return;
     for (let i = 0; i < buffers.length; i++) {
       const b = buffers[i]!;
-      if (b.size > this.maxBindingBytes) {
-        throw new Error(`${op}: a ${b.size}-byte buffer exceeds the adapter's binding limit of ${this.maxBindingBytes} bytes`);
+      const size = 'buffer' in b ? b.size! : b.size;
+      if (size > this.maxBindingBytes) {
+        throw new Error(`${op}: a ${size}-byte binding exceeds the adapter's binding limit of ${this.maxBindingBytes} bytes`);
       }
     }
     if (this.ringUsed + UNIFORM_SLOT > RING_BYTES) this.flush();
@@ -244,13 +259,17 @@ export class WebGPURuntime {
     if (++this.pendingDispatches >= FLUSH_EVERY) this.flush();
   }
 
-  private bindGroupFor(key: string, layout: GPUBindGroupLayout, buffers: GPUBuffer[]): GPUBindGroup {
+  private bindGroupFor(key: string, layout: GPUBindGroupLayout, buffers: (GPUBuffer | GPUBufferBinding)[]): GPUBindGroup {
+    // Key: pool ids of the buffers (a range adds @offset+size; forgetBuffer parses the id before '@').
     let k = key + '|';
-    for (const b of buffers) k += this.pool.ids.get(b) + ',';
+    for (const b of buffers) k += 'buffer' in b ? `${this.pool.ids.get(b.buffer)}@${b.offset}+${b.size},` : this.pool.ids.get(b) + ',';
     let bg = this.bindGroups.get(k);
     if (!bg) {
       if (this.bindGroups.size > 50000) this.bindGroups.clear();
-      bg = this.device.createBindGroup({ layout, entries: buffers.map((buffer, i) => ({ binding: i + 1, resource: { buffer } })) });
+      bg = this.device.createBindGroup({
+        layout,
+        entries: buffers.map((b, i) => ({ binding: i + 1, resource: 'buffer' in b ? b : { buffer: b } })),
+      });
       this.bindGroups.set(k, bg);
     }
     return bg;
@@ -267,7 +286,7 @@ export class WebGPURuntime {
   private forgetBuffer(b: GPUBuffer): void {
     const id = `${this.pool.ids.get(b)}`;
     for (const k of this.bindGroups.keys()) {
-      if (k.slice(k.lastIndexOf('|') + 1).split(',').includes(id)) this.bindGroups.delete(k);
+      if (k.slice(k.lastIndexOf('|') + 1).split(',').some((e) => e.split('@')[0] === id)) this.bindGroups.delete(k);
     }
   }
 

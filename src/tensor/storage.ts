@@ -9,6 +9,14 @@ export const memoryStats = { liveTensors: 0, liveStorages: 0 };
 
 export class Storage {
   private refs = 1;
+  /**
+   * A window's byte range inside its parent's buffer: kernels bind only [gpuOffset, gpuOffset + 4·length)
+   * and tensors on it count offsets from there. Windows let one dispatch touch part of a buffer larger than
+   * the adapter's binding limit (kernels/split.ts); they hold their parent alive.
+   */
+  gpuOffset = 0;
+  private parent: Storage | null = null;
+
   constructor(
     readonly device: DeviceName,
     readonly dtype: DType,
@@ -18,6 +26,21 @@ export class Storage {
     private readonly rt: WebGPURuntime | null,
   ) {
     memoryStats.liveStorages++;
+  }
+
+  /** `length` elements of `parent` from byte `byteOffset` (a multiple of the adapter's offset alignment). */
+  static window(parent: Storage, byteOffset: number, length: number): Storage {
+    if (!parent.gpu) throw new Error('Storage.window: only webgpu storages have windows');
+    const w = new Storage(parent.device, parent.dtype, length, null, parent.gpu, parent.rt);
+    w.gpuOffset = parent.gpuOffset + byteOffset;
+    w.parent = parent;
+    parent.retain();
+    return w;
+  }
+
+  /** What a kernel binds: the whole buffer, or a window's range of it. */
+  get binding(): GPUBuffer | GPUBufferBinding {
+    return this.parent ? { buffer: this.gpu!, offset: this.gpuOffset, size: Math.ceil((this.length * byteSize(this.dtype)) / 4) * 4 } : this.gpu!;
   }
 
   static cpu(dtype: DType, length: number, data?: TypedArray): Storage {
@@ -42,7 +65,8 @@ export class Storage {
     if (this.refs <= 0) return;
     if (--this.refs === 0) {
       memoryStats.liveStorages--;
-      if (this.gpu) this.rt!.pool.release(this.gpu);
+      if (this.parent) this.parent.release();
+      else if (this.gpu) this.rt!.pool.release(this.gpu);
     }
   }
 }

@@ -114,7 +114,7 @@ export class Tensor {
     const n = this.size;
     if (s.device === 'cpu') return s.cpu!.slice(this.offset, this.offset + n);
     const bytes = byteSize(this.dtype);
-    const raw = await getRuntime().read(s.gpu!, this.offset * bytes, n * bytes);
+    const raw = await getRuntime().read(s.gpu!, s.gpuOffset + this.offset * bytes, n * bytes);
     return fromBytes(this.dtype, raw, n);
   }
 

@@ -8,6 +8,7 @@ import { ewCpu } from './elementwise.cpu.ts';
 import { EW_NONDIFF, EW_TABLE } from './elementwise.table.ts';
 import { ewWgsl } from './elementwise.wgsl.ts';
 import { sumTo } from '../reduce/reduce.op.ts';
+import { alignBroadcast, splitForBinding } from '../split.ts';
 import { defaultGenerator, type Generator } from '../../tensor/random.ts';
 
 /** Runs one table kernel without autograd. Output shape is the broadcast of the inputs. */
@@ -30,14 +31,24 @@ export function ewKernel(name: string, inputs: Tensor[], p0 = 0, p1 = 0, outDtyp
   for (const t of inputs.slice(1)) shape = broadcastShapes(shape, t.shape, name);
   const out = empty(shape, outDtype ?? (entry.out === 'u32' ? 'u32' : dt), device);
   if (out.size === 0) return out;
-  const bStrides = inputs.map((t) => broadcastStrides(t.shape, t.strides, shape));
-  const c = coalesce(shape, bStrides);
-  if (c.shape.length > MAX_RANK) throw new Error(`${name}: rank ${c.shape.length} exceeds ${MAX_RANK} after merging dims`);
+  const plan = (o: Tensor, ins: Tensor[]) => {
+    const bStrides = ins.map((t) => broadcastStrides(t.shape, t.strides, o.shape));
+    const c = coalesce(o.shape, bStrides);
+    if (c.shape.length > MAX_RANK) throw new Error(`${name}: rank ${c.shape.length} exceeds ${MAX_RANK} after merging dims`);
+    return { bStrides, c };
+  };
   if (device === 'cpu') {
+    const { bStrides } = plan(out, inputs);
     ewCpu(entry, inputs.map((t, k) => ({ data: t.storage.cpu!, strides: bStrides[k]!, offset: t.offset })), shape, out.storage.cpu!, p0, p1);
   } else {
-    const contig = inputs.every((t) => t.isContiguous && sameShape(t.shape, shape));
-    ewWgsl(entry, inputs, c.strides, out, p0, p1, contig, c.shape);
+    // Pieces of tensors past the binding limit run as separate dispatches (split.ts).
+    splitForBinding(name, out, inputs, alignBroadcast(out, inputs), (o, xs) => {
+      const ins = xs as Tensor[];
+      const { c } = plan(o, ins);
+      // o is dense (fresh, or a piece of it split along its outer dims); it may start at an offset.
+      const contig = ins.every((t) => t.isContiguous && sameShape(t.shape, o.shape));
+      ewWgsl(entry, ins, c.strides, o, p0, p1, contig, c.shape);
+    });
   }
   return out;
 }

@@ -24,7 +24,7 @@ function header(inTypes: DType[], outType: DType, vec: boolean): string {
   const decls = inTypes.map((t, k) => `alias T${NAMES[k]} = ${t};\n@group(0) @binding(${k + 1}) var<storage, read> ${NAMES[k]}: ${arr(`T${NAMES[k]}`)};`).join('\n');
   return `${wgslEnable([...inTypes, outType])}
 struct U {
-  n: u32, rank: u32, contig: u32, _pad: u32,
+  n: u32, rank: u32, contig: u32, oOff: u32,
   shape: array<vec4<u32>, 2>,
   ${inTypes.map((_, k) => `s${k}: array<vec4<u32>, 2>,`).join('\n  ')}
   off: vec4<u32>,
@@ -48,7 +48,7 @@ fn main(${WGSL_IDS}) {
   if (i * 4u >= u.n) { return; }
   let e = i * 4u;
   ${loads}
-  O[i] = vec4<TO>(${['x', 'y', 'z', 'w'].map((c, j) => comp(c, j)).join(', ')});
+  O[i + u.oOff / 4u] = vec4<TO>(${['x', 'y', 'z', 'w'].map((c, j) => comp(c, j)).join(', ')});
 }`;
 }
 
@@ -77,7 +77,7 @@ fn main(${WGSL_IDS}) {
   let p0 = u.p.x;
   let p1 = u.p.y;
   ${loads}
-  O[i] = TO(${entry.wgsl});
+  O[i + u.oOff] = TO(${entry.wgsl});
 }`;
 }
 
@@ -92,7 +92,7 @@ export function ewWgsl(
   const inTypes = inputs.map((t) => t.dtype);
   const vec4 = contig && out.size % 4 === 0 && [...inputs, out].every((t) => t.offset % 4 === 0 && t.dtype !== 'f16');
   const key = `ew:${entry.name}:${inTypes.join(',')}:${out.dtype}${vec4 ? ':vec4' : ''}`;
-  const u = new Uniforms().u32(out.size).u32(shape.length).u32(contig ? 1 : 0).u32(0).arr8(shape, 1);
+  const u = new Uniforms().u32(out.size).u32(shape.length).u32(contig ? 1 : 0).u32(out.offset).arr8(shape, 1);
   for (const s of inStrides) u.arr8(s);
   u.pad();
   for (let k = 0; k < 4; k++) u.u32(inputs[k]?.offset ?? 0);

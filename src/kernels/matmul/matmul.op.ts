@@ -7,7 +7,8 @@ import { getRuntime } from '../../runtime/device.ts';
 import { coalesce, sameDevice } from '../common.ts';
 import { matmulCpu, type MatmulPlan } from './matmul.cpu.ts';
 import { matmulWgsl, type MatmulVariant } from './matmul.wgsl.ts';
-import { compact, reshape, transpose, unsqueeze, squeeze } from '../movement/movement.op.ts';
+import { compact, copyInto, reshape, transpose, unsqueeze, squeeze } from '../movement/movement.op.ts';
+import { bindingBytes, fitsBinding, splitForBinding } from '../split.ts';
 import { reduceKernel, sumTo } from '../reduce/reduce.op.ts';
 import { add } from '../elementwise/elementwise.op.ts';
 
@@ -59,8 +60,71 @@ export function matmulKernel(a: Tensor, b: Tensor, variant?: MatmulVariant, bias
   if (out.size === 0) return out;
   if (p.K === 0) throw new Error(`matmul: empty inner dimension in ${shapeStr(a.shape)} @ ${shapeStr(b.shape)}`);
   if (device === 'cpu') matmulCpu(a.storage.cpu!, b.storage.cpu!, p, out.storage.cpu!, bias ? { data: bias.storage.cpu!, offset: bias.offset } : null);
-  else matmulWgsl(a, b, out, p, variant ?? chooseMatmulVariant(), getRuntime().report.subgroupSize, bias);
+  else matmulGpu(a, b, out, bias, variant ?? chooseMatmulVariant());
   return out;
+}
+
+/**
+ * out = a @ b (+ bias) on webgpu, within the binding limit (split.ts): pieces of out's batch and row dims, or,
+ * when out fits but an operand is too long along K (a weight gradient over many rows), a sum over K chunks.
+ */
+function matmulGpu(a: Tensor, b: Tensor, out: Tensor, bias: Tensor | null, variant: MatmulVariant): void {
+  const limit = getRuntime().maxBindingBytes;
+  // K chunks when the output fits and chunking K shrinks the operands (a weight gradient gᵀx over many rows);
+  // otherwise pieces of the output, with K chunks only for a piece that still does not fit.
+  if (bindingBytes(out, limit) <= limit && !fitsBinding([a, b, bias], limit) && kChunksFit(a, b, 1)) return matmulSplitK(a, b, out, bias, variant);
+  const S = getRuntime().report.subgroupSize;
+  // Output dim d runs along a's or b's batch dim (right-aligned, not broadcast), or a's rows (d = rank - 2).
+  const align = (i: number, d: number): number | null => {
+    if (i === 2) return null;
+    const t = i === 0 ? a : b;
+    if (d === out.rank - 2) return i === 0 ? t.rank - 2 : null;
+    const td = d - (out.rank - t.rank);
+    return td < 0 || (t.shape[td] === 1 && out.shape[d] !== 1) ? null : td;
+  };
+  splitForBinding('matmul', out, [a, b, bias], align, (o, [x, y, z]) => matmulWgsl(x!, y!, o, plan(x!, y!).plan, variant, S, z), {
+    maxDim: out.rank - 1, // the kernel stores dense rows: columns stay whole
+    onTooLarge: (o, [x, y, z]) => matmulSplitK(x!, y!, o, z, variant),
+  });
+}
+
+const narrowDim = (t: Tensor, d: number, k0: number, n: number) => {
+  const shape = [...t.shape];
+  shape[d] = n;
+  return t.view(shape, t.strides, t.offset + k0 * t.strides[d]!);
+};
+
+/** Whether a[..., 0:n] and b[..., 0:n, :] fit their bindings. */
+function kChunksFit(a: Tensor, b: Tensor, n: number): boolean {
+  const x = narrowDim(a, a.rank - 1, 0, n);
+  const y = narrowDim(b, b.rank - 2, 0, n);
+  const ok = fitsBinding([x, y]);
+  x.dispose();
+  y.dispose();
+  return ok;
+}
+
+/** out = sum over K chunks of a[..., k0:k1] @ b[..., k0:k1, :] (+ bias once); each chunk's operands fit a binding. */
+function matmulSplitK(a: Tensor, b: Tensor, out: Tensor, bias: Tensor | null, variant: MatmulVariant): void {
+  const K = a.shape[a.rank - 1]!;
+  const chunk = (k0: number, n: number): [Tensor, Tensor] => [narrowDim(a, a.rank - 1, k0, n), narrowDim(b, b.rank - 2, k0, n)];
+  if (!kChunksFit(a, b, 1)) throw new Error(`matmul: ${shapeStr(a.shape)} @ ${shapeStr(b.shape)} cannot be split so that each binding fits the adapter's limit`);
+  let n = K;
+  while (n > 1 && !kChunksFit(a, b, n)) n = Math.ceil(n / 2);
+  let acc: Tensor | null = null;
+  for (let k0 = 0; k0 < K; k0 += n) {
+    const [x, y] = chunk(k0, Math.min(n, K - k0));
+    const part = empty(out.shape, out.dtype, out.device);
+    matmulGpu(x, y, part, acc ? null : bias, variant);
+    x.dispose(); y.dispose();
+    if (acc) {
+      const sum = add(acc, part);
+      acc.dispose(); part.dispose();
+      acc = sum;
+    } else acc = part;
+  }
+  copyInto(acc!, out);
+  acc!.dispose();
 }
 
 const matmulFn: FunctionDef<null> = {

@@ -22,6 +22,7 @@ struct U {
   M: u32, N: u32, K: u32, batchRank: u32,
   aRow: u32, aCol: u32, bRow: u32, bCol: u32,
   aOff: u32, bOff: u32, nBatch: u32, biasOff: u32,
+  oOff: u32, _p0: u32, _p1: u32, _p2: u32,
   bShape: array<vec4<u32>, 2>, aBS: array<vec4<u32>, 2>, bBS: array<vec4<u32>, 2>,
 };
 @group(1) @binding(0) var<uniform> u: U;
@@ -40,8 +41,9 @@ fn loadB(c: u32, k: u32) -> f32 { return ${at('B', f.vecBk || f.vecBn, 'c + k * 
 ${f.vecA ? 'fn loadA4(r: u32, k: u32) -> vec4<f32> { return A[(r + k) / 4u]; }' : ''}
 ${f.vecBk ? 'fn loadB4(c: u32, k: u32) -> vec4<f32> { return B[(c + k) / 4u]; }' : ''}
 ${f.vecBn ? 'fn loadBn4(c: u32, k: u32) -> vec4<f32> { return B[(c + k * u.bRow) / 4u]; }' : ''}
+// O is dense from u.oOff (a piece of a larger output when split for the binding limit, kernels/split.ts).
 // The linear layer's bias is added in the epilogue: one dispatch instead of a matmul and a broadcast add.
-fn storeC(b: u32, m: u32, n: u32, v: f32) { O[(b * u.M + m) * u.N + n] = v${f.bias ? ' + BIAS[u.biasOff + n]' : ''}; }
+fn storeC(b: u32, m: u32, n: u32, v: f32) { O[u.oOff + (b * u.M + m) * u.N + n] = v${f.bias ? ' + BIAS[u.biasOff + n]' : ''}; }
 `,
   };
 }
@@ -62,6 +64,7 @@ export function matmulWgsl(a: Tensor, b: Tensor, out: Tensor, p: MatmulPlan, var
     .u32(p.M).u32(p.N).u32(p.K).u32(p.batchShape.length)
     .u32(p.aRow).u32(p.aCol).u32(p.bRow).u32(p.bCol)
     .u32(p.aOffset).u32(p.bOffset).u32(nBatch).u32(bias?.offset ?? 0)
+    .u32(out.offset).u32(0).u32(0).u32(0)
     .arr8(p.batchShape, 1).arr8(p.aBatchStrides).arr8(p.bBatchStrides);
   const flags = { ...(variant === 'subgroup' && !process.env.FIANET_NOVEC ? vecFlags(p) : { vecA: false, vecBk: false, vecBn: false }), bias: !!bias };
   const prog = gemmProgram(layout(flags), variant, subgroupSize, p.M, p.N, nBatch);

@@ -7,6 +7,7 @@ import type { DeviceName } from '../../tensor/storage.ts';
 import { empty, Tensor } from '../../tensor/tensor.ts';
 import { defaultDevice } from '../../runtime/device.ts';
 import { coalesce, sameDevice } from '../common.ts';
+import { splitForBinding } from '../split.ts';
 import { copyCpu, fillCpu, type CopyPlan } from './movement.cpu.ts';
 import { copyWgsl, fillWgsl } from './movement.wgsl.ts';
 import { sumTo } from '../reduce/reduce.op.ts';
@@ -18,15 +19,19 @@ export function copyInto(src: Tensor, dst: Tensor, shifts?: number[]): void {
   if (src.shape.join() !== dst.shape.join()) throw new Error(`copy: shapes ${shapeStr(src.shape)} and ${shapeStr(dst.shape)} differ`);
   if (src.dtype !== dst.dtype) throw new Error(`copy: dtypes ${src.dtype} and ${dst.dtype} differ`);
   sameDevice('copy', src, dst);
-  let p: CopyPlan;
-  if (shifts && shifts.some((s) => s !== 0)) {
-    p = { shape: [...src.shape], srcStrides: [...src.strides], dstStrides: [...dst.strides], srcOffset: src.offset, dstOffset: dst.offset, shifts };
-  } else {
-    const c = coalesce(src.shape, [src.strides, dst.strides]);
-    p = { shape: c.shape, srcStrides: c.strides[0]!, dstStrides: c.strides[1]!, srcOffset: src.offset, dstOffset: dst.offset };
+  const rolled = shifts?.some((x) => x !== 0) ?? false;
+  if (src.device === 'cpu') copyCpu(src.storage.cpu!, dst.storage.cpu!, copyPlan(src, dst, rolled ? shifts : undefined));
+  else if (rolled) copyWgsl(src, dst, copyPlan(src, dst, shifts)); // a roll reads across the dims a split would cut
+  // Past the binding limit: pieces of dst with the matching pieces of src (split.ts).
+  else splitForBinding('copy', dst, [src], (_, d) => d, (d, [x]) => copyWgsl(x!, d, copyPlan(x!, d)));
+}
+
+function copyPlan(src: Tensor, dst: Tensor, shifts?: number[]): CopyPlan {
+  if (shifts) {
+    return { shape: [...src.shape], srcStrides: [...src.strides], dstStrides: [...dst.strides], srcOffset: src.offset, dstOffset: dst.offset, shifts };
   }
-  if (src.device === 'cpu') copyCpu(src.storage.cpu!, dst.storage.cpu!, p);
-  else copyWgsl(src, dst, p);
+  const c = coalesce(src.shape, [src.strides, dst.strides]);
+  return { shape: c.shape, srcStrides: c.strides[0]!, dstStrides: c.strides[1]!, srcOffset: src.offset, dstOffset: dst.offset };
 }
 
 export function fillInto(dst: Tensor, value: number): void {

@@ -7,7 +7,8 @@ import { empty, type Tensor } from '../../tensor/tensor.ts';
 import { coalesce, MAX_RANK } from '../common.ts';
 import { reduceCpu, type ReduceMode, type ReducePlan } from './reduce.cpu.ts';
 import { reduceWgsl } from './reduce.wgsl.ts';
-import { expand, reshape } from '../movement/movement.op.ts';
+import { copyInto, expand, reshape } from '../movement/movement.op.ts';
+import { splitForBinding } from '../split.ts';
 import { cast, div, eq, ewKernel, mul, sub } from '../elementwise/elementwise.op.ts';
 
 function plan(x: Tensor, axes: number[]): ReducePlan {
@@ -40,8 +41,43 @@ export function reduceKernel(mode: ReduceMode, x: Tensor, axes: number[], keepdi
   const out = empty(outShapeOf(x.shape, axes, keepdim), isArg ? 'i32' : x.dtype, x.device);
   if (out.size === 0) return out;
   if (x.device === 'cpu') reduceCpu(mode, x.storage.cpu!, p, out.storage.cpu!, divisor);
-  else reduceWgsl(mode, x, p, out, divisor);
+  else {
+    // Past the binding limit: x bound as a window, or reduced in pieces (split.ts, reduceInPieces).
+    splitForBinding(mode, out, [x], () => null, (o, [w]) => reduceWgsl(mode, w!, plan(w!, axes), o, divisor), {
+      maxDim: 0,
+      onTooLarge: (o, [w]) => reduceInPieces(mode, w!, axes, keepdim, divisor, o),
+    });
+  }
   return out;
+}
+
+/**
+ * out = the reduction of an x too large for one binding: x is halved along its first reduced axis of size > 1
+ * until a piece fits, the pieces are reduced (recursively) and the partial results combined (sum: add, with the
+ * divisor applied per piece; max/min: maximum/minimum). Arg reductions over such inputs are refused.
+ */
+function reduceInPieces(mode: ReduceMode, x: Tensor, axes: number[], keepdim: boolean, divisor: number, out: Tensor): void {
+  const axis = axes.find((d) => x.shape[d]! > 1);
+  if (axis === undefined || mode === 'argmax' || mode === 'argmin') {
+    throw new Error(`${mode}: ${shapeStr(x.shape)} over axes [${axes.join(', ')}] cannot be split so that each binding fits the adapter's limit`);
+  }
+  const R = x.shape[axis]!;
+  const piece = (r0: number, n: number) => {
+    const shape = [...x.shape];
+    shape[axis] = n;
+    return x.view(shape, x.strides, x.offset + r0 * x.strides[axis]!);
+  };
+  const n = Math.ceil(R / 2); // each half recurses through reduceKernel until it fits
+  const combine = mode === 'sum' ? 'add' : mode === 'max' ? 'maximum' : 'minimum';
+  const parts = [piece(0, n), piece(n, R - n)].map((t) => {
+    const r = reduceKernel(mode, t, axes, keepdim, divisor);
+    t.dispose();
+    return r;
+  });
+  const acc = ewKernel(combine, parts);
+  copyInto(acc, out);
+  acc.dispose();
+  parts.forEach((t) => t.dispose());
 }
 
 interface RAttrs { mode: 'sum' | 'mean' | 'max' | 'min'; axes: number[]; keepdim: boolean }
