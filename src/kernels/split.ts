@@ -66,12 +66,13 @@ export const fitsBinding = (ts: readonly (Tensor | null)[], limit = getRuntime()
  * Runs `launch(out, ins)` once when every binding fits; otherwise on pieces of `out` (dims 0..maxDim-1, outer
  * first: a dim is split only once the dims before it are down to one row), each input narrowed where `align`
  * says it runs along the split dim. Operands are windowed before the launch. `ins` may hold nulls (absent
- * optional operands). When a one-row piece along every splittable dim still does not fit, `onTooLarge`
+ * optional operands). `multiple`: pieces along dim 0 start and end at multiples of it (attention's periodic masks).
+ * When a one-row piece along every splittable dim still does not fit, `onTooLarge`
  * (if given) gets the piece; otherwise this throws naming the op and shapes.
  */
 export function splitForBinding(
   op: string, out: Tensor, ins: readonly (Tensor | null)[], align: Align, launch: (out: Tensor, ins: (Tensor | null)[]) => void,
-  opts: { maxDim?: number; onTooLarge?: (out: Tensor, ins: (Tensor | null)[]) => void } = {},
+  opts: { maxDim?: number; multiple?: number; onTooLarge?: (out: Tensor, ins: (Tensor | null)[]) => void } = {},
 ): void {
   const rt = getRuntime();
   const limit = rt.maxBindingBytes;
@@ -110,18 +111,19 @@ export function splitForBinding(
     ];
     const free = ([po, px]: [Tensor, (Tensor | null)[]]) => { po.dispose(); px.forEach((t) => t?.dispose()); };
     // Rows per piece: halve until the first piece fits (pieces are alike: same strides, shifted offsets).
+    const step = dim === 0 ? opts.multiple ?? 1 : 1;
     let n = R;
-    while (n > 1) {
+    while (n > step) {
       const p = piece(0, n);
       const ok = fitsBinding([p[0], ...p[1]], limit);
       free(p);
       if (ok) break;
-      n = Math.ceil(n / 2);
+      n = Math.max(step, Math.ceil(n / 2 / step) * step);
     }
     for (let r0 = 0; r0 < R; r0 += n) {
       const p = piece(r0, Math.min(n, R - r0));
       try {
-        run(p[0], p[1], n === 1 ? dim + 1 : dim);
+        run(p[0], p[1], n === step ? dim + 1 : dim);
       } finally {
         free(p);
       }

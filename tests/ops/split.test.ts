@@ -1,10 +1,11 @@
 // Tensors past the adapter's storage-binding limit (split.ts): with the limit lowered to a few KiB, element-wise
 // ops (broadcast, non-contiguous), copies, matmul (batch and row pieces, K chunks), a Linear layer's forward and
-// backward and reductions must give what they give in one dispatch, and a dispatch binding too much must throw.
+// backward, conv2d's three GEMMs and reductions must give what they give in one dispatch, and a dispatch binding too much must throw.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as F from '../../src/index.ts';
 import { reduceKernel } from '../../src/kernels/reduce/reduce.op.ts';
+import { conv2d } from '../../src/kernels/conv/conv.op.ts';
 import { testDevices } from './harness.ts';
 
 const devices = await testDevices();
@@ -87,6 +88,50 @@ if (devices.includes('webgpu')) {
       y.backward(gy);
       return [y, x.grad!, lin.weight.grad!, lin.bias!.grad!];
     });
+  });
+
+  s('conv2d forward, input and weight gradients over batch pieces (3x3 stride 1 and 2, 1x1 with bias)', async () => {
+    const x = rand([6, 4, 12, 12], 17, true); // 13.8 KB; one image 2.3 KB
+    const w = rand([4, 4, 3, 3], 18, true);
+    const w1 = rand([4, 4, 1, 1], 19, true);
+    const b1 = rand([4], 20, true);
+    for (const [label, f] of [
+      ['3x3', () => conv2d(x, w, null, { padding: 1 })],
+      ['3x3 stride 2', () => conv2d(x, w, null, { padding: 1, stride: 2 })],
+      ['1x1 + bias', () => conv2d(x, w1, b1, {})],
+    ] as const) {
+      await same(`conv ${label}`, () => {
+        for (const t of [x, w, w1, b1]) t.grad = null;
+        const y = f();
+        y.backward(F.mul(y, 0.5));
+        return [y, x.grad!, ...(label === '1x1 + bias' ? [w1.grad!, b1.grad!] : [w.grad!])];
+      });
+    }
+  });
+
+  s('attention (bias, periodic mask; split heads and packed qkv) forward and backward over batch pieces', async () => {
+    // 12 windows of 6 images (mask period 2), 2 heads, 9 tokens, head dim 8: q/k/v views of a 20.7 KB qkv.
+    const [B, H, N, Dh] = [12, 2, 9, 8];
+    const qkv = rand([B, N, 3 * H * Dh], 21, true);
+    const bias = rand([H, N, N], 22, true);
+    const mask = F.mul(F.cast(F.gt(rand([2, 1, N, N], 23), F.fromArray([0.6], [1], { device: 'webgpu' })), 'f32'), -100);
+    const gy = rand([B, H, N, Dh], 24);
+    const split = () => {
+      const t = F.permute(F.reshape(qkv, [B, N, 3, H, Dh]), [2, 0, 3, 1, 4]);
+      return [0, 1, 2].map((i) => F.reshape(F.slice(t, 0, i, i + 1), [B, H, N, Dh])) as [F.Tensor, F.Tensor, F.Tensor];
+    };
+    for (const [label, f] of [
+      ['split heads', () => F.attention(...split(), { bias, mask })],
+      ['packed', () => F.attentionPacked(qkv, H, { bias, mask })],
+    ] as const) {
+      await same(`attention ${label}`, () => {
+        qkv.grad = null;
+        bias.grad = null;
+        const y = f();
+        y.backward(gy);
+        return [y, qkv.grad!, bias.grad!];
+      });
+    }
   });
 
   s('reductions: sum, mean and max over a long axis', async () => {

@@ -25,6 +25,7 @@ import { add, dropout, mul } from '../elementwise/elementwise.op.ts';
 import { defaultGenerator, type Generator } from '../../tensor/random.ts';
 import { sumTo } from '../reduce/reduce.op.ts';
 import { sameDevice } from '../common.ts';
+import { fitsBinding, splitForBinding } from '../split.ts';
 import { attentionBackwardRowsCpu, attentionForwardCpu, type AttentionPlan, type Operand4 } from './attention.cpu.ts';
 import { ATTENTION_MAX_KEYS, attentionBackwardRowsWgsl, attentionForwardWgsl } from './attention.wgsl.ts';
 
@@ -132,12 +133,30 @@ function fusedForward(xs: Tensor[], a: FusedAttrs): Tensor {
   if (q.device === 'cpu') {
     attentionForwardCpu(a.p, op4(q), op4(k), op4(v), add4(bias), add4(mask), store.storage.cpu!, oStrides, lse.storage.cpu!);
   } else {
-    attentionForwardWgsl(a.p, getRuntime().report.subgroupSize, arg(q), arg(k), arg(v), addArg(bias), addArg(mask), store, oStrides, lse);
+    // Past the binding limit (Swin-B stage 1 at batch 8: a 177 MB qkv), pieces of whole bias/mask periods of
+    // the batch, each bound through windows (split.ts); batch indices restart at 0 in each piece.
+    const S = getRuntime().report.subgroupSize;
+    splitForBinding('attention', store, [q, k, v, lse, bias, mask], batchAlign, (o, [qo, ko, vo, lo, bo, mo]) => {
+      attentionForwardWgsl({ ...a.p, B: o.shape[0]! }, S, arg(qo!), arg(ko!), arg(vo!), addArg(bo), addArg(mo), o,
+        [o.strides[0]!, o.strides[2]!, o.strides[1]!, 1], lo!);
+    }, { maxDim: 1, multiple: period(bias, mask) });
   }
   const out = store.view([B, H, Nq, Dv], oStrides, 0);
   store.dispose();
   pendingLse.set(out, lse);
   return out;
+}
+
+/** Batch dim 0 of the output runs along dim 0 of q, k, v, lse (and dq, g); bias and mask stay whole. */
+const batchAlign = (i: number, d: number) => (d === 0 && i < 4 ? 0 : null);
+
+const gcd = (x: number, y: number): number => (y ? gcd(y, x % y) : x);
+
+/** Batch pieces must start at multiples of the additive operands' batch periods (b mod period indexing). */
+function period(bias: Tensor | null, mask: Tensor | null): number {
+  const pb = bias?.shape[0] ?? 1;
+  const pm = mask?.shape[0] ?? 1;
+  return (pb * pm) / gcd(pb, pm);
 }
 
 let chunkBytesOverride: number | null = null;
@@ -166,9 +185,20 @@ function fusedBackward(q: Tensor, k: Tensor, v: Tensor, lse: Tensor, bias: Tenso
   g: Tensor, biasNeedsGrad: boolean, targets: GradTargets | null): (Tensor | null)[] {
   const p = a.p;
   const dev = q.device;
-  const period = bias ? bias.shape[0]! : 1;
-  const nChunk = chunkBatches(p, dev, period);
   const dq = targets?.dq ?? empty([p.B, p.H, p.Nq, p.D], q.dtype, dev);
+  const biasPeriod = bias ? bias.shape[0]! : 1;
+  // On webgpu a chunk's q, k, v, g, lse, dq are narrowed to it (batch indices restart at 0), so chunks hold
+  // whole periods of bias and mask, and shrink until those views fit a binding too.
+  const step = dev === 'webgpu' ? period(bias, mask) : biasPeriod;
+  let nChunk = chunkBatches(p, dev, step);
+  const narrowed = (b0: number, n: number) => [q, k, v, g, lse, dq].map((t) => sliceBatch(t, b0, n));
+  while (dev === 'webgpu' && nChunk > step) {
+    const views = narrowed(0, nChunk);
+    const ok = fitsBinding(views);
+    views.forEach((t) => t.dispose());
+    if (ok) break;
+    nChunk = Math.max(step, Math.ceil(nChunk / 2 / step) * step);
+  }
   const chunked = nChunk < p.B;
   const dk = targets?.dk ?? (chunked ? empty([p.B, p.H, p.Nk, p.D], q.dtype, dev) : null);
   const dv = targets?.dv ?? (chunked ? empty([p.B, p.H, p.Nk, p.Dv], q.dtype, dev) : null);
@@ -180,13 +210,18 @@ function fusedBackward(q: Tensor, k: Tensor, v: Tensor, lse: Tensor, bias: Tenso
     // Pᵀ and scale·dSᵀ (nB, H, Nk, Nq); dS summed per bias period slot when the bias needs a gradient.
     const Pt = empty([nB, p.H, p.Nk, p.Nq], q.dtype, dev);
     const dSt = empty([nB, p.H, p.Nk, p.Nq], q.dtype, dev);
-    const db = bias && biasNeedsGrad ? empty([period, p.H, p.Nq, p.Nk], q.dtype, dev) : null;
+    const db = bias && biasNeedsGrad ? empty([biasPeriod, p.H, p.Nq, p.Nk], q.dtype, dev) : null;
     if (dev === 'cpu') {
       attentionBackwardRowsCpu(p, op4(q), op4(k), op4(v), op4(g), add4(bias), add4(mask), lse.storage.cpu!, b0, nB,
         op4(dq), Pt.storage.cpu!, dSt.storage.cpu!, db?.storage.cpu ?? null);
     } else {
-      attentionBackwardRowsWgsl(p, getRuntime().report.subgroupSize, arg(q), arg(k), arg(v), arg(g), lse, addArg(bias), addArg(mask),
-        b0, nB, arg(dq), Pt, dSt, db);
+      // The chunk's views, bound through windows where their buffers exceed the binding limit (split.ts).
+      const views = narrowed(b0, nB);
+      splitForBinding('attention_backward', Pt, [...views, bias, mask, dSt, db], () => null, (Po, [qo, ko, vo, go, lo, dqo, bo, mo, dSo, dbo]) => {
+        attentionBackwardRowsWgsl({ ...p, B: nB }, getRuntime().report.subgroupSize, arg(qo!), arg(ko!), arg(vo!), arg(go!), lo!,
+          addArg(bo), addArg(mo), 0, nB, arg(dqo!), Po, dSo!, dbo);
+      }, { maxDim: 0 });
+      views.forEach((t) => t.dispose());
     }
     // dV = Pᵀ dO and dK = (scale dSᵀ) q: batched products the tuned matmul already does well.
     const dvc = matmulKernel(Pt, sliceBatch(g, b0, nB));

@@ -52,7 +52,7 @@ struct U {
   qOff: u32, kOff: u32, vOff: u32, gOff: u32,
   qS: vec4<u32>, kS: vec4<u32>, vS: vec4<u32>, gS: vec4<u32>, oS: vec4<u32>,
   bSh: vec4<u32>, bSt: vec4<u32>, mSh: vec4<u32>, mSt: vec4<u32>,
-  bOff: u32, mOff: u32, oOff: u32, _p2: u32,
+  bOff: u32, mOff: u32, oOff: u32, lseOff: u32,
 };
 @group(1) @binding(0) var<uniform> u: U;
 fn addBase(sh: vec4<u32>, st: vec4<u32>, b: u32, h: u32, i: u32) -> u32 {
@@ -194,7 +194,7 @@ export function forwardSource(g: Gen): string {
   var l${r} = 0.0;
   for (var j = 0u; j < u.Nk; j++) { let p = exp(sc${r}[j] - mx${r}); sc${r}[j] = p; l${r} += p; }
   let inv${r} = 1.0 / l${r};
-  if (ok${r}) { LSE[bh * u.Nq + row${r}] = mx${r} + log(l${r}); }`)}
+  if (ok${r}) { LSE[u.lseOff + bh * u.Nq + row${r}] = mx${r} + log(l${r}); }`)}
   ${mixPhase(g, 'sc', 'V', 'u.vOff', 'u.vS', 'u.Dv', 'O', (r) => `inv${r}`)}
 }`;
 }
@@ -211,7 +211,7 @@ export function backwardSource(g: Gen): string {
   ${dotPhase(g, 'sc', 'Q', 'u.qOff', 'u.qS', 'K', 'u.kOff', 'u.kS', 'u.D')}
   ${dotPhase(g, 'dp', 'G', 'u.gOff', 'u.gS', 'V', 'u.vOff', 'u.vS', 'u.Dv')}
   ${logitsPhase(g)}
-  ${rows(g, (r) => `let ls${r} = LSE[bh * u.Nq + row${r}];
+  ${rows(g, (r) => `let ls${r} = LSE[u.lseOff + bh * u.Nq + row${r}];
   var di${r} = 0.0;
   for (var j = 0u; j < u.Nk; j++) { let p = exp(sc${r}[j] - ls${r}); sc${r}[j] = p; di${r} += p * dp${r}[j]; }
   let pb${r} = bhl * u.Nk * u.Nq + row${r};
@@ -237,7 +237,7 @@ function capFor(Nk: number): number {
 }
 
 function uniforms(p: AttentionPlan, q: StridedArg, k: StridedArg, v: StridedArg, g: StridedArg | null, o: StridedArg,
-  bias: AdditiveArg | null, mask: AdditiveArg | null, b0: number, per: number, nIter: number, qBlocks: number): Uniforms {
+  bias: AdditiveArg | null, mask: AdditiveArg | null, b0: number, per: number, nIter: number, qBlocks: number, lse: Tensor): Uniforms {
   const v4 = (u: Uniforms, a: readonly number[]) => { u.pad(); for (const x of a) u.u32(x); return u; };
   const u = new Uniforms().u32(p.B).u32(p.H).u32(p.Nq).u32(p.Nk).u32(p.D).u32(p.Dv).u32(qBlocks).u32(b0)
     .f32(p.scale).u32(per).u32(nIter).u32(0)
@@ -245,7 +245,7 @@ function uniforms(p: AttentionPlan, q: StridedArg, k: StridedArg, v: StridedArg,
   for (const s of [q.strides, k.strides, v.strides, g?.strides ?? [0, 0, 0, 0], o.strides]) v4(u, s);
   v4(u, bias?.shape ?? [1, 1, 1, 1]); v4(u, bias?.strides ?? [0, 0, 0, 0]);
   v4(u, mask?.shape ?? [1, 1, 1, 1]); v4(u, mask?.strides ?? [0, 0, 0, 0]);
-  return u.u32(bias?.t.offset ?? 0).u32(mask?.t.offset ?? 0).u32(o.t.offset).u32(0);
+  return u.u32(bias?.t.offset ?? 0).u32(mask?.t.offset ?? 0).u32(o.t.offset).u32(lse.offset);
 }
 
 /** Workgroups: query blocks x `per` batch slots x heads, folded into y beyond 65535. */
@@ -264,12 +264,12 @@ function gen(S: number, Nk: number, bias: boolean, mask: boolean, dbias = false)
 const keyOf = (name: string, g: Gen) =>
   `${name}:s${g.S}:r${g.R}:w${g.W}:cap${g.cap}:${g.bias ? 'bias' : 'nobias'}:${g.mask ? 'mask' : 'nomask'}${g.dbias ? ':dbias' : ''}`;
 
-/** out: O written through oStrides (4-D, offset 0); lse: (B, H, Nq) contiguous. */
+/** out: O written through oStrides (4-D) from its offset; lse: (B, H, Nq) dense from its offset. */
 export function attentionForwardWgsl(p: AttentionPlan, S: number, q: StridedArg, k: StridedArg, v: StridedArg,
   bias: AdditiveArg | null, mask: AdditiveArg | null, out: Tensor, oStrides: readonly number[], lse: Tensor): void {
   const g = gen(S, p.Nk, !!bias, !!mask);
   const { qBlocks, grid } = launch(p, g, p.B);
-  const u = uniforms(p, q, k, v, null, { t: out, strides: oStrides }, bias, mask, 0, p.B, 1, qBlocks);
+  const u = uniforms(p, q, k, v, null, { t: out, strides: oStrides }, bias, mask, 0, p.B, 1, qBlocks, lse);
   const ts = [q.t, k.t, v.t, ...(bias ? [bias.t] : []), ...(mask ? [mask.t] : []), out, lse];
   const bind = ts.map((_, i) => (i >= ts.length - 2 ? 'rw' : 'read') as 'read' | 'rw');
   const key = keyOf('attention_fwd', g);
@@ -288,7 +288,7 @@ export function attentionBackwardRowsWgsl(p: AttentionPlan, S: number, q: Stride
   const gg = gen(S, p.Nk, !!bias, !!mask, !!dBias);
   const per = dBias ? bias!.shape[0]! : nB;
   const { qBlocks, grid } = launch(p, gg, per);
-  const u = uniforms(p, q, k, v, g, dq, bias, mask, b0, per, nB / per, qBlocks);
+  const u = uniforms(p, q, k, v, g, dq, bias, mask, b0, per, nB / per, qBlocks, lse);
   const outs = [dq.t, P, dS, ...(dBias ? [dBias] : [])];
   const ts = [q.t, k.t, v.t, g.t, lse, ...(bias ? [bias.t] : []), ...(mask ? [mask.t] : []), ...outs];
   const bind = ts.map((_, i) => (i >= ts.length - outs.length ? 'rw' : 'read') as 'read' | 'rw');

@@ -4,7 +4,9 @@ import { apply, type FunctionDef } from '../../tensor/autograd.ts';
 import { shapeStr } from '../../tensor/shape.ts';
 import { empty, type Tensor } from '../../tensor/tensor.ts';
 import { sameDevice } from '../common.ts';
-import { compact, dense, squeeze, unsqueeze } from '../movement/movement.op.ts';
+import { compact, copyInto, dense, squeeze, unsqueeze } from '../movement/movement.op.ts';
+import { add } from '../elementwise/elementwise.op.ts';
+import { fitsBinding, splitForBinding } from '../split.ts';
 import { sum } from '../reduce/reduce.op.ts';
 import { convForwardCpu, convInputGradCpu, convOutSize, convWeightGradCpu, type ConvGeom } from './conv.cpu.ts';
 import { convForwardWgsl, convInputGradWgsl, convWeightGradWgsl } from './conv.wgsl.ts';
@@ -50,22 +52,48 @@ function forwardKernel(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom): 
   const y = empty([g.B, g.Cout, g.OH, g.OW], x.dtype, x.device);
   if (y.size === 0) return y;
   if (x.device === 'cpu') convForwardCpu(x.storage.cpu!, w.storage.cpu!, bias?.storage.cpu ?? null, g, y.storage.cpu!);
-  else convForwardWgsl(x, w, bias, g, y);
+  // Past the binding limit: pieces of the batch (split.ts).
+  else splitForBinding('conv2d', y, [x, w, bias], batchAlign, (yo, [xo, wo, bo]) => convForwardWgsl(xo!, wo!, bo, { ...g, B: xo!.shape[0]! }, yo), { maxDim: 1 });
   return y;
 }
+
+/** Output dim 0 (batch) runs along the input's dim 0; weights and bias stay whole. */
+const batchAlign = (i: number, d: number) => (i === 0 && d === 0 ? 0 : null);
 
 function inputGradKernel(dy: Tensor, w: Tensor, g: ConvGeom): Tensor {
   const dx = empty([g.B, g.Cin, g.H, g.W], dy.dtype, dy.device);
   if (dy.device === 'cpu') convInputGradCpu(dy.storage.cpu!, w.storage.cpu!, g, dx.storage.cpu!);
-  else convInputGradWgsl(dy, w, g, dx);
+  else splitForBinding('conv2d_input_grad', dx, [dy, w], batchAlign, (dxo, [dyo, wo]) => convInputGradWgsl(dyo!, wo!, { ...g, B: dyo!.shape[0]! }, dxo), { maxDim: 1 });
   return dx;
 }
 
 function weightGradKernel(dy: Tensor, x: Tensor, g: ConvGeom): Tensor {
   const dw = empty([g.Cout, g.Cin / g.groups, g.KH, g.KW], dy.dtype, dy.device);
   if (dy.device === 'cpu') convWeightGradCpu(dy.storage.cpu!, x.storage.cpu!, g, dw.storage.cpu!);
-  else convWeightGradWgsl(dy, x, g, dw);
+  else weightGradGpu(dy, x, g, dw);
   return dw;
+}
+
+/** dW = sum over the batch; past the binding limit, over halves of the batch, summed (split.ts). */
+function weightGradGpu(dy: Tensor, x: Tensor, g: ConvGeom, dw: Tensor): void {
+  if (fitsBinding([dy, x, dw])) {
+    splitForBinding('conv2d_weight_grad', dw, [dy, x], () => null, (dwo, [dyo, xo]) => convWeightGradWgsl(dyo!, xo!, g, dwo), { maxDim: 0 });
+    return;
+  }
+  if (g.B === 1) throw new Error(`conv2d_weight_grad: one image of ${shapeStr([1, g.Cin, g.H, g.W])} exceeds the adapter's binding limit`);
+  const half = Math.ceil(g.B / 2);
+  const part = (b0: number, n: number) => {
+    const at = (t: Tensor) => t.view([n, ...t.shape.slice(1)], t.strides, t.offset + b0 * t.strides[0]!);
+    const [dyp, xp] = [at(dy), at(x)];
+    const out = empty(dw.shape, dw.dtype, dw.device);
+    weightGradGpu(dyp, xp, { ...g, B: n }, out);
+    dyp.dispose(); xp.dispose();
+    return out;
+  };
+  const [p0, p1] = [part(0, half), part(half, g.B - half)];
+  const total = add(p0, p1);
+  copyInto(total, dw);
+  [p0, p1, total].forEach((t) => t.dispose());
 }
 
 const conv2dFn: FunctionDef<ConvGeom> = {

@@ -16,7 +16,7 @@ import { chooseMatmulVariant } from '../matmul/matmul.op.ts';
 import { gemmProgram, type GemmLayout } from '../matmul/gemm.template.ts';
 import type { ConvGeom } from './conv.cpu.ts';
 
-// T: the outer reduction count. cs/ps: the weight gradient's input strides per channel and per pixel (NCHW or NHWC).
+// T: the outer reduction count. oOff: the output's offset (a batch piece when split for the binding limit). cs/ps: the weight gradient's input strides per channel and per pixel (NCHW or NHWC).
 const UNIFORM = `
 struct U {
   M: u32, N: u32, K: u32, groups: u32,
@@ -25,6 +25,7 @@ struct U {
   OW: u32, sh: u32, sw: u32, ph: u32,
   pw: u32, dh: u32, dw: u32, aOff: u32,
   bOff: u32, T: u32, cs: u32, ps: u32,
+  oOff: u32, _o1: u32, _o2: u32, _o3: u32,
 };
 @group(1) @binding(0) var<uniform> u: U;`;
 
@@ -57,7 +58,7 @@ fn loadB(c: u32, k: u32) -> f32 { return ${vecBn ? 'TB[(c + k * u.N) / 4u][(c + 
 ${vecBn ? 'fn loadBn4(c: u32, k: u32) -> vec4<f32> { return TB[(c + k * u.N) / 4u]; }' : ''}
 fn storeC(z: u32, m: u32, n: u32, v: f32) {
   let co = (z % u.groups) * u.M + m;
-  O[((z / u.groups) * u.Cout + co) * u.N + n] = v${bias ? ' + BIAS[co]' : ''};
+  O[u.oOff + ((z / u.groups) * u.Cout + co) * u.N + n] = v${bias ? ' + BIAS[co]' : ''};
 }`,
   };
 }
@@ -93,7 +94,7 @@ fn colB(z: u32, n: u32) -> u32 { return ((z % u.groups) * u.N + n) * u.T * u.K; 
 ${tapWeights(vec, 'u.K')}
 fn storeC(z: u32, m: u32, n: u32, v: f32) {
   let co = (z % u.groups) * u.N + n;
-  O[((z / u.groups) * u.Cout + co) * u.M + m] = v${bias ? ' + BIAS[co]' : ''};
+  O[u.oOff + ((z / u.groups) * u.Cout + co) * u.M + m] = v${bias ? ' + BIAS[co]' : ''};
 }`,
   };
 }
@@ -130,7 +131,7 @@ fn loadA(r: vec4<i32>, k: u32) -> f32 { return select(0.0, TA[u32(r.x) + k * u.O
 fn colB(z: u32, n: u32) -> u32 { return n * u.T * u.Cout + (z % u.groups) * u.K; }
 ${tapWeights(vec, 'u.Cout')}
 fn storeC(z: u32, m: u32, n: u32, v: f32) {
-  O[((z / u.groups) * u.Cin + (z % u.groups) * u.N + n) * u.M + m] = v;
+  O[u.oOff + ((z / u.groups) * u.Cin + (z % u.groups) * u.N + n) * u.M + m] = v;
 }`,
   };
 }
@@ -187,19 +188,20 @@ ${vecBn ? `fn loadBn4(c: vec4<i32>, k: u32) -> vec4<f32> {
 }` : ''}
 fn storeC(z: u32, m: u32, n: u32, v: f32) {
   let khw = u.KH * u.KW;
-  O[(((z / khw) * u.M + m) * u.N + n) * khw + z % khw] = v;
+  O[u.oOff + (((z / khw) * u.M + m) * u.N + n) * khw + z % khw] = v;
 }`,
   };
 }
 
-function uniforms(g: ConvGeom, M: number, N: number, K: number, aOff: number, bOff: number, T: number, cs = 0, ps = 0): Uniforms {
+function uniforms(g: ConvGeom, M: number, N: number, K: number, aOff: number, bOff: number, oOff: number, T: number, cs = 0, ps = 0): Uniforms {
   return new Uniforms()
     .u32(M).u32(N).u32(K).u32(g.groups)
     .u32(g.B).u32(g.Cin).u32(g.H).u32(g.W)
     .u32(g.Cout).u32(g.KH).u32(g.KW).u32(g.OH)
     .u32(g.OW).u32(g.sh).u32(g.sw).u32(g.ph)
     .u32(g.pw).u32(g.dh).u32(g.dw).u32(aOff)
-    .u32(bOff).u32(T).u32(cs).u32(ps);
+    .u32(bOff).u32(T).u32(cs).u32(ps)
+    .u32(oOff).u32(0).u32(0).u32(0);
 }
 
 /** A dense copy of `x` with its axes permuted (no autograd: for use inside kernels). */
@@ -211,7 +213,7 @@ function run(layout: GemmLayout, g: ConvGeom, M: number, N: number, K: number, b
   const prog = gemmProgram(layout, chooseMatmulVariant(), getRuntime().report.subgroupSize, M, N, batches);
   const tensors = bias ? [a, b, out, bias] : [a, b, out];
   const bindings: ('read' | 'rw')[] = bias ? ['read', 'read', 'rw', 'read'] : ['read', 'read', 'rw'];
-  dispatch(prog.key, bindings, prog.code, tensors, uniforms(g, M, N, K, a.offset, b.offset, T, cs, ps), prog.grid, op);
+  dispatch(prog.key, bindings, prog.code, tensors, uniforms(g, M, N, K, a.offset, b.offset, out.offset, T, cs, ps), prog.grid, op);
 }
 
 const div4 = (...xs: number[]) => xs.every((x) => x % 4 === 0);

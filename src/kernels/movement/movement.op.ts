@@ -36,7 +36,7 @@ function copyPlan(src: Tensor, dst: Tensor, shifts?: number[]): CopyPlan {
 
 export function fillInto(dst: Tensor, value: number): void {
   if (dst.device === 'cpu') fillCpu(dst.storage.cpu!, [...dst.shape], [...dst.strides], dst.offset, value);
-  else fillWgsl(dst, [...dst.shape], [...dst.strides], dst.offset, value);
+  else splitForBinding('fill', dst, [], () => null, (d) => fillWgsl(d, [...d.shape], [...d.strides], d.offset, value));
 }
 
 export function full(shape: Shape, value: number, dtype: DType = 'f32', device: DeviceName = defaultDevice()): Tensor {
