@@ -10,6 +10,7 @@ import { dense } from '../movement/movement.op.ts';
 import { reduceKernel } from '../reduce/reduce.op.ts';
 import { layerNormParamGradCpu, normBackwardCpu, normForwardCpu, type Affine, type GroupLayout, type StatsMode } from './norm.cpu.ts';
 import { layerNormParamGradWgsl, normBackwardWgsl, normForwardWgsl } from './norm.wgsl.ts';
+import { batchNorm2dSplit, instanceNormTokensSplit, layerNormSplit, needsSplitNorm } from './norm.split.ts';
 
 // ---- kernels without autograd -------------------------------------------------------------------------------
 
@@ -153,6 +154,7 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   sameDevice(op, x, ...(weight ? [weight, bias!] : []));
   checkGpuDtypes(op, x, weight, bias);
   const rows = C ? x.size / C : 0;
+  if (needsSplitNorm(x)) return layerNormSplit(x, weight, bias, eps);
   const layout: GroupLayout = { groups: rows, g0Count: Math.max(rows, 1), s0: C, s1: 0, nO: 1, sO: 0, nI: C, sI: 1 };
   return run(op, weight ? [x, weight, bias!] : [x], { layout, affine: weight ? 'inner' : 'none', eps, mode: 'batch', running: null });
 }
@@ -199,6 +201,7 @@ export function batchNorm2d(x: Tensor, o: BatchNormOptions = {}): Tensor {
   const HW = H * W;
   const layout: GroupLayout = { groups: C, g0Count: Math.max(C, 1), s0: HW, s1: 0, nO: N, sO: C * HW, nI: HW, sI: 1 };
   const running = runningMean ? { mean: runningMean, var: runningVar!, nbt: numBatchesTracked, momentum: o.momentum ?? 0.1 } : null;
+  if (needsSplitNorm(x)) return batchNorm2dSplit(x, weight, bias, o.eps ?? 1e-5, mode === 'batch' ? null : running, mode === 'running');
   return run(op, weight ? [x, weight, bias!] : [x], { layout, affine: weight ? 'group' : 'none', eps: o.eps ?? 1e-5, mode, running });
 }
 
@@ -213,6 +216,7 @@ export function instanceNormTokens(x: Tensor, eps = 1e-5): Tensor {
   const [B, N, C] = x.shape as [number, number, number];
   if (N <= 1) throw new Error(`${op}: expected more than 1 token per channel, found input ${shapeStr(x.shape)}`);
   checkGpuDtypes(op, x);
+  if (needsSplitNorm(x)) return instanceNormTokensSplit(x, eps);
   const layout: GroupLayout = { groups: B * C, g0Count: Math.max(C, 1), s0: 1, s1: N * C, nO: 1, sO: 0, nI: N, sI: C };
   return run(op, [x], { layout, affine: 'none', eps, mode: 'batch', running: null });
 }

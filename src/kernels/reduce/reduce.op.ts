@@ -42,9 +42,11 @@ export function reduceKernel(mode: ReduceMode, x: Tensor, axes: number[], keepdi
   if (out.size === 0) return out;
   if (x.device === 'cpu') reduceCpu(mode, x.storage.cpu!, p, out.storage.cpu!, divisor);
   else {
-    // Past the binding limit: x bound as a window, or reduced in pieces (split.ts, reduceInPieces).
-    splitForBinding(mode, out, [x], () => null, (o, [w]) => reduceWgsl(mode, w!, plan(w!, axes), o, divisor), {
-      maxDim: 0,
+    // Past the binding limit: pieces of the output with x's matching kept dims, then pieces along the
+    // reduced axes (split.ts, reduceInPieces).
+    const kept = x.shape.map((_, d) => d).filter((d) => !axes.includes(d));
+    const align = (_: number, d: number) => (keepdim ? (axes.includes(d) ? null : d) : kept[d]!);
+    splitForBinding(mode, out, [x], align, (o, [w]) => reduceWgsl(mode, w!, plan(w!, axes), o, divisor), {
       onTooLarge: (o, [w]) => reduceInPieces(mode, w!, axes, keepdim, divisor, o),
     });
   }

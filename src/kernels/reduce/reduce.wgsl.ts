@@ -27,7 +27,7 @@ function source(mode: ReduceMode, inT: DType, outT: DType, perGroup: boolean): s
   const head = `${wgslEnable([inT, outT])}
 struct U {
   nOut: u32, outRank: u32, redRank: u32, count: u32,
-  offset: u32, divisor: f32, _a: u32, _b: u32,
+  offset: u32, divisor: f32, oOff: u32, _b: u32,
   outShape: array<vec4<u32>, 2>, outStr: array<vec4<u32>, 2>,
   redShape: array<vec4<u32>, 2>, redStr: array<vec4<u32>, 2>,
 };
@@ -64,7 +64,7 @@ fn main(${WGSL_IDS}) {
       d--;
     }
   }
-  O[o] = ${result};
+  O[u.oOff + o] = ${result};
 }`;
   }
   return `${head}
@@ -104,7 +104,7 @@ fn main(${WGSL_IDS}) {
   if (l == 0u && o < u.nOut) {
     acc = sv[0];
     best = si[0];
-    O[o] = ${result};
+    O[u.oOff + o] = ${result};
   }
 }`;
 }
@@ -116,7 +116,7 @@ export function reduceWgsl(mode: ReduceMode, x: Tensor, plan: ReducePlan, out: T
   const key = `reduce:${mode}:${x.dtype}:${out.dtype}:${perGroup ? 'wg' : 'thread'}`;
   const u = new Uniforms()
     .u32(nOut).u32(plan.outShape.length).u32(plan.redShape.length).u32(plan.count)
-    .u32(plan.offset).f32(divisor).u32(0).u32(0)
+    .u32(plan.offset).f32(divisor).u32(out.offset).u32(0)
     .arr8(plan.outShape, 1).arr8(plan.outStrides).arr8(plan.redShape, 1).arr8(plan.redStrides);
   const grid = perGroup ? grid1d(nOut, 1) : grid1d(nOut, WG);
   dispatch(key, ['read', 'rw'], () => source(mode, x.dtype, out.dtype, perGroup), [x, out], u, grid, mode);

@@ -5,6 +5,7 @@ import { apply, type FunctionDef } from '../../tensor/autograd.ts';
 import { shapeStr } from '../../tensor/shape.ts';
 import { empty, type Tensor } from '../../tensor/tensor.ts';
 import { denseCopy } from '../norm/norm.op.ts';
+import { splitForBinding } from '../split.ts';
 import { resampleBackwardCpu, resampleCpu, resampleScale, type ResamplePlan } from './resample.cpu.ts';
 import { resampleBackwardWgsl, resampleWgsl } from './resample.wgsl.ts';
 
@@ -15,7 +16,12 @@ export function resampleKernel(x: Tensor, p: ResamplePlan, backward = false): Te
   if (out.size === 0) return out;
   const xd = denseCopy(x);
   if (x.device === 'cpu') (backward ? resampleBackwardCpu : resampleCpu)(xd.storage.cpu!, out.storage.cpu!, p);
-  else (backward ? resampleBackwardWgsl : resampleWgsl)(xd, out, p);
+  else {
+    // Past the binding limit: pieces of whole planes (batch, then channels; split.ts).
+    splitForBinding('resample', out, [xd], (_, d) => d, (o, [xo]) => {
+      (backward ? resampleBackwardWgsl : resampleWgsl)(xo!, o, { ...p, planes: o.shape[0]! * o.shape[1]! });
+    }, { maxDim: 2 });
+  }
   if (xd !== x) xd.dispose();
   return out;
 }

@@ -61,7 +61,7 @@ fn candHi(i: u32, n: u32, m: u32, s: f32) -> u32 { return min(((i + 1u) * m + n 
 };
 
 const HEAD = `
-struct U { _total: u32, inH: u32, inW: u32, outH: u32, outW: u32, align: u32, scaleH: f32, scaleW: f32 };
+struct U { _total: u32, inH: u32, inW: u32, outH: u32, outW: u32, align: u32, scaleH: f32, scaleW: f32, xOff: u32, yOff: u32, _c: u32, _d: u32 };
 @group(1) @binding(0) var<uniform> u: U;`;
 
 // Forward pieces per mode: `Row` holds what an output row shares (computed once per invocation), `pix` gives one
@@ -110,8 +110,8 @@ fn pix(r: Row, ow: u32) -> f32 {
  */
 function forwardSource(mode: ResampleMode, V: number): string {
   const store = V === 4
-    ? 'Y[idx / 4u] = vec4<f32>(pix(r, ow), pix(r, ow + 1u), pix(r, ow + 2u), pix(r, ow + 3u));'
-    : 'Y[idx] = pix(r, ow);';
+    ? 'Y[(u.yOff + idx) / 4u] = vec4<f32>(pix(r, ow), pix(r, ow + 1u), pix(r, ow + 2u), pix(r, ow + 3u));'
+    : 'Y[u.yOff + idx] = pix(r, ow);';
   return `${HEAD}
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read_write> Y: array<${V === 4 ? 'vec4<f32>' : 'f32'}>;
@@ -124,7 +124,7 @@ fn main(${WGSL_IDS}) {
   if (ow >= u.outW) { return; }
   let oh = wid.y;
   let idx = (wid.z * u.outH + oh) * u.outW + ow;
-  let r = rowOf(wid.z * u.inH * u.inW, oh);
+  let r = rowOf(u.xOff + wid.z * u.inH * u.inW, oh);
   ${store}
 }`;
 }
@@ -136,7 +136,7 @@ fn main(${WGSL_IDS}) {
  */
 function axisGatherSource(mode: ResampleMode): string {
   return `
-struct U { total: u32, n: u32, m: u32, inner: u32, align: u32, scale: f32, _a: u32, _b: u32 };
+struct U { total: u32, n: u32, m: u32, inner: u32, align: u32, scale: f32, srcOff: u32, dstOff: u32 };
 @group(1) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> SRC: array<f32>;
 @group(0) @binding(2) var<storage, read_write> DST: array<f32>;
@@ -148,7 +148,7 @@ fn main(${WGSL_IDS}) {
   let k = idx % u.inner;
   let t = idx / u.inner;
   let i = t % u.n;
-  let sb = (t / u.n) * u.m * u.inner + k;
+  let sb = u.srcOff + (t / u.n) * u.m * u.inner + k;
   let j0 = candLo(i, u.n, u.m, u.scale);
   let j1 = candHi(i, u.n, u.m, u.scale);
   var acc = 0.0;
@@ -156,26 +156,27 @@ fn main(${WGSL_IDS}) {
     let w = weight(j, i, u.n, u.m, u.scale);
     if (w != 0.0) { acc += w * SRC[sb + j * u.inner]; }
   }
-  DST[idx] = acc;
+  DST[u.dstOff + idx] = acc;
 }`;
 }
 
-function uniforms(p: ResamplePlan, total: number): Uniforms {
-  return new Uniforms().u32(total).u32(p.inH).u32(p.inW).u32(p.outH).u32(p.outW).u32(p.alignCorners ? 1 : 0).f32(p.scaleH).f32(p.scaleW);
+function uniforms(p: ResamplePlan, x: Tensor, y: Tensor): Uniforms {
+  return new Uniforms().u32(y.size).u32(p.inH).u32(p.inW).u32(p.outH).u32(p.outW).u32(p.alignCorners ? 1 : 0).f32(p.scaleH).f32(p.scaleW)
+    .u32(x.offset).u32(y.offset).u32(0).u32(0);
 }
 
-/** x (planes, inH, inW) dense -> y (planes, outH, outW). */
+/** x (planes, inH, inW) -> y (planes, outH, outW), both dense from their offsets. */
 export function resampleWgsl(x: Tensor, y: Tensor, p: ResamplePlan): void {
-  const V = p.outW % 4 === 0 ? 4 : 1;
+  const V = p.outW % 4 === 0 && y.offset % 4 === 0 ? 4 : 1;
   const key = `resample_fwd:${p.mode}:v${V}`;
-  dispatch(key, ['read', 'rw'], () => forwardSource(p.mode, V), [x, y], uniforms(p, y.size), [Math.ceil(p.outW / (WG * V)), p.outH, p.planes], key);
+  dispatch(key, ['read', 'rw'], () => forwardSource(p.mode, V), [x, y], uniforms(p, x, y), [Math.ceil(p.outW / (WG * V)), p.outH, p.planes], key);
 }
 
-/** g (planes, outH, outW) dense -> dx (planes, inH, inW): the gather along W into a scratch, then along H. */
+/** g (planes, outH, outW) -> dx (planes, inH, inW), dense from their offsets: the gather along W into a scratch, then along H. */
 export function resampleBackwardWgsl(g: Tensor, dx: Tensor, p: ResamplePlan): void {
   const key = `resample_bwd_axis:${p.mode}`;
   const pass = (src: Tensor, dst: Tensor, n: number, m: number, inner: number, scale: number) => {
-    const u = new Uniforms().u32(dst.size).u32(n).u32(m).u32(inner).u32(p.alignCorners ? 1 : 0).f32(scale).u32(0).u32(0);
+    const u = new Uniforms().u32(dst.size).u32(n).u32(m).u32(inner).u32(p.alignCorners ? 1 : 0).f32(scale).u32(src.offset).u32(dst.offset);
     dispatch(key, ['read', 'rw'], () => axisGatherSource(p.mode), [src, dst], u, grid1d(dst.size, WG), key);
   };
   const t = empty([p.planes, p.outH, p.inW], dx.dtype, dx.device);
