@@ -6,7 +6,8 @@
 import { byteSize } from '../tensor/dtype.ts';
 import { shapeStr } from '../tensor/shape.ts';
 import { Storage } from '../tensor/storage.ts';
-import { Tensor } from '../tensor/tensor.ts';
+import { Tensor, empty } from '../tensor/tensor.ts';
+import { copyInto } from './movement/movement.op.ts';
 import { getRuntime } from '../runtime/device.ts';
 
 /** The dim of input i that runs along output dim `outDim` (narrowed with it), or null (bound whole). */
@@ -130,4 +131,18 @@ export function splitForBinding(
     }
   };
   run(out, [...ins], 0);
+}
+
+/**
+ * For a kernel that writes its output dense from element 0: writes the piece `o` directly when it is such a
+ * tensor, else into a fresh tensor of its shape that is then copied in (split pieces only).
+ */
+const emptyLike = (t: Tensor) => empty(t.shape, t.dtype, t.device);
+
+export function intoPiece(o: Tensor, write: (dense: Tensor) => void): void {
+  if (o.offset === 0 && o.isContiguous) return write(o);
+  const t = emptyLike(o);
+  write(t);
+  copyInto(t, o);
+  t.dispose();
 }

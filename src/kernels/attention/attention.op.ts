@@ -136,10 +136,10 @@ function fusedForward(xs: Tensor[], a: FusedAttrs): Tensor {
     // Past the binding limit (Swin-B stage 1 at batch 8: a 177 MB qkv), pieces of whole bias/mask periods of
     // the batch, each bound through windows (split.ts); batch indices restart at 0 in each piece.
     const S = getRuntime().report.subgroupSize;
-    splitForBinding('attention', store, [q, k, v, lse, bias, mask], batchAlign, (o, [qo, ko, vo, lo, bo, mo]) => {
+    splitForBinding('attention', store, [q, k, v, lse, bias, mask], batchAlign(a.p.B, mask), (o, [qo, ko, vo, lo, bo, mo]) => {
       attentionForwardWgsl({ ...a.p, B: o.shape[0]! }, S, arg(qo!), arg(ko!), arg(vo!), addArg(bo), addArg(mo), o,
         [o.strides[0]!, o.strides[2]!, o.strides[1]!, 1], lo!);
-    }, { maxDim: 1, multiple: period(bias, mask) });
+    }, { maxDim: 1, multiple: period(bias, mask, a.p.B) });
   }
   const out = store.view([B, H, Nq, Dv], oStrides, 0);
   store.dispose();
@@ -147,15 +147,25 @@ function fusedForward(xs: Tensor[], a: FusedAttrs): Tensor {
   return out;
 }
 
-/** Batch dim 0 of the output runs along dim 0 of q, k, v, lse (and dq, g); bias and mask stay whole. */
-const batchAlign = (i: number, d: number) => (d === 0 && i < 4 ? 0 : null);
+/** A mask with one slice per batch (key padding) is narrowed with the batch; a periodic one stays whole. */
+const perBatch = (t: Tensor | null, B: number): boolean => !!t && B > 1 && t.shape[0] === B;
+
+/**
+ * Batch dim 0 of the output runs along dim 0 of q, k, v, lse (inputs 0-3), and of a per-batch mask (input 5);
+ * the bias and a periodic mask stay whole.
+ */
+const batchAlign = (B: number, mask: Tensor | null) => (i: number, d: number) =>
+  d === 0 && (i < 4 || (i === 5 && perBatch(mask, B))) ? 0 : null;
 
 const gcd = (x: number, y: number): number => (y ? gcd(y, x % y) : x);
 
-/** Batch pieces must start at multiples of the additive operands' batch periods (b mod period indexing). */
-function period(bias: Tensor | null, mask: Tensor | null): number {
+/**
+ * Batch pieces start at multiples of the additive operands' batch periods (b mod period indexing); the bias's
+ * period counts even when it is B (its gradient is summed per period slot), a per-batch mask's does not.
+ */
+function period(bias: Tensor | null, mask: Tensor | null, B: number): number {
   const pb = bias?.shape[0] ?? 1;
-  const pm = mask?.shape[0] ?? 1;
+  const pm = perBatch(mask, B) ? 1 : mask?.shape[0] ?? 1;
   return (pb * pm) / gcd(pb, pm);
 }
 
@@ -189,9 +199,9 @@ function fusedBackward(q: Tensor, k: Tensor, v: Tensor, lse: Tensor, bias: Tenso
   const biasPeriod = bias ? bias.shape[0]! : 1;
   // On webgpu a chunk's q, k, v, g, lse, dq are narrowed to it (batch indices restart at 0), so chunks hold
   // whole periods of bias and mask, and shrink until those views fit a binding too.
-  const step = dev === 'webgpu' ? period(bias, mask) : biasPeriod;
+  const step = dev === 'webgpu' ? period(bias, mask, p.B) : biasPeriod;
   let nChunk = chunkBatches(p, dev, step);
-  const narrowed = (b0: number, n: number) => [q, k, v, g, lse, dq].map((t) => sliceBatch(t, b0, n));
+  const narrowed = (b0: number, n: number) => [q, k, v, g, lse, dq, ...(perBatch(mask, p.B) ? [mask!] : [])].map((t) => sliceBatch(t, b0, n));
   while (dev === 'webgpu' && nChunk > step) {
     const views = narrowed(0, nChunk);
     const ok = fitsBinding(views);
@@ -217,7 +227,8 @@ function fusedBackward(q: Tensor, k: Tensor, v: Tensor, lse: Tensor, bias: Tenso
     } else {
       // The chunk's views, bound through windows where their buffers exceed the binding limit (split.ts).
       const views = narrowed(b0, nB);
-      splitForBinding('attention_backward', Pt, [...views, bias, mask, dSt, db], () => null, (Po, [qo, ko, vo, go, lo, dqo, bo, mo, dSo, dbo]) => {
+      const maskView = perBatch(mask, p.B) ? views[6]! : mask;
+      splitForBinding('attention_backward', Pt, [...views.slice(0, 6), bias, maskView, dSt, db], () => null, (Po, [qo, ko, vo, go, lo, dqo, bo, mo, dSo, dbo]) => {
         attentionBackwardRowsWgsl({ ...p, B: nB }, getRuntime().report.subgroupSize, arg(qo!), arg(ko!), arg(vo!), arg(go!), lo!,
           addArg(bo), addArg(mo), 0, nB, arg(dqo!), Po, dSo!, dbo);
       }, { maxDim: 0 });

@@ -8,7 +8,7 @@ import { coalesce, MAX_RANK } from '../common.ts';
 import { reduceCpu, type ReduceMode, type ReducePlan } from './reduce.cpu.ts';
 import { reduceWgsl } from './reduce.wgsl.ts';
 import { copyInto, expand, reshape } from '../movement/movement.op.ts';
-import { splitForBinding } from '../split.ts';
+import { fitsBinding, splitForBinding } from '../split.ts';
 import { cast, div, eq, ewKernel, mul, sub } from '../elementwise/elementwise.op.ts';
 
 function plan(x: Tensor, axes: number[]): ReducePlan {
@@ -42,25 +42,41 @@ export function reduceKernel(mode: ReduceMode, x: Tensor, axes: number[], keepdi
   if (out.size === 0) return out;
   if (x.device === 'cpu') reduceCpu(mode, x.storage.cpu!, p, out.storage.cpu!, divisor);
   else {
-    // Past the binding limit: pieces of the output with x's matching kept dims, then pieces along the
-    // reduced axes (split.ts, reduceInPieces).
+    // Past the binding limit (split.ts) x is cut along its outermost dim (largest stride) of size > 1, which
+    // shrinks what a piece touches: a reduced one gives halves whose partial results are combined
+    // (reduceInPieces), a kept one gives pieces of the output.
+    const outer = outermost(x);
+    if (outer >= 0 && axes.includes(outer) && !fitsBinding([x, out])) {
+      reduceInPieces(mode, x, outer, axes, keepdim, divisor, out);
+      return out;
+    }
     const kept = x.shape.map((_, d) => d).filter((d) => !axes.includes(d));
     const align = (_: number, d: number) => (keepdim ? (axes.includes(d) ? null : d) : kept[d]!);
     splitForBinding(mode, out, [x], align, (o, [w]) => reduceWgsl(mode, w!, plan(w!, axes), o, divisor), {
-      onTooLarge: (o, [w]) => reduceInPieces(mode, w!, axes, keepdim, divisor, o),
+      onTooLarge: (o, [w]) => {
+        const inner = outermost(w!);
+        if (inner < 0 || !axes.includes(inner)) throw new Error(`${mode}: ${shapeStr(x.shape)} over axes [${axes.join(', ')}] cannot be split so that each binding fits the adapter's limit`);
+        reduceInPieces(mode, w!, inner, axes, keepdim, divisor, o);
+      },
     });
   }
   return out;
 }
 
+/** The dim of size > 1 with the largest stride (-1 when there is none). */
+function outermost(x: Tensor): number {
+  let best = -1;
+  for (let d = 0; d < x.rank; d++) if (x.shape[d]! > 1 && (best < 0 || x.strides[d]! > x.strides[best]!)) best = d;
+  return best;
+}
+
 /**
- * out = the reduction of an x too large for one binding: x is halved along its first reduced axis of size > 1
- * until a piece fits, the pieces are reduced (recursively) and the partial results combined (sum: add, with the
- * divisor applied per piece; max/min: maximum/minimum). Arg reductions over such inputs are refused.
+ * out = the reduction of an x too large for one binding: x is halved along the reduced axis `axis`, the halves
+ * reduced (recursively, until pieces fit) and the partial results combined (sum: add, with the divisor applied
+ * per piece; max/min: maximum/minimum). Arg reductions over such inputs are refused.
  */
-function reduceInPieces(mode: ReduceMode, x: Tensor, axes: number[], keepdim: boolean, divisor: number, out: Tensor): void {
-  const axis = axes.find((d) => x.shape[d]! > 1);
-  if (axis === undefined || mode === 'argmax' || mode === 'argmin') {
+function reduceInPieces(mode: ReduceMode, x: Tensor, axis: number, axes: number[], keepdim: boolean, divisor: number, out: Tensor): void {
+  if (mode === 'argmax' || mode === 'argmin') {
     throw new Error(`${mode}: ${shapeStr(x.shape)} over axes [${axes.join(', ')}] cannot be split so that each binding fits the adapter's limit`);
   }
   const R = x.shape[axis]!;

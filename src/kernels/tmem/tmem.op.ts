@@ -8,7 +8,8 @@ import { apply, type FunctionDef } from '../../tensor/autograd.ts';
 import { shapeStr } from '../../tensor/shape.ts';
 import { empty, type Tensor } from '../../tensor/tensor.ts';
 import { sameDevice } from '../common.ts';
-import { contiguous } from '../movement/movement.op.ts';
+import { contiguous, copyInto } from '../movement/movement.op.ts';
+import { intoPiece, splitForBinding } from '../split.ts';
 import { gateBackwardCpu, gateCpu, poolConcatBackwardCpu, poolConcatCpu } from './tmem.cpu.ts';
 import { FDIV_LIMIT, gateBackwardWgsl, gateWgsl, POOL_GROUP, poolConcatBackwardWgsl, poolConcatWgsl, type GateShape } from './tmem.wgsl.ts';
 
@@ -40,7 +41,10 @@ const poolConcatFn: FunctionDef<PoolAttrs> = {
     if (out.device === 'cpu') {
       poolConcatCpu(ins.map((x) => ({ data: x.t.storage.cpu!, offset: x.t.offset, strides: x.t.strides, C: x.C, H: x.H, W: x.W })), a.B, a.oh, a.ow, out.storage.cpu!);
     } else {
-      for (const g of groups(ins)) poolConcatWgsl(g, a.B, Ctot, a.oh, a.ow, out);
+      // Past the binding limit: pieces of the batch (split.ts).
+      splitForBinding('pyramidPoolConcat', out, ins.map((x) => x.t), batchAlign, (o, ts) => intoPiece(o, (od) => {
+        for (const g of groups(ins.map((x, k) => ({ ...x, t: ts[k]! })))) poolConcatWgsl(g, od.shape[0]!, Ctot, a.oh, a.ow, od);
+      }), { maxDim: 1 });
     }
     return out;
   },
@@ -59,7 +63,10 @@ const poolConcatFn: FunctionDef<PoolAttrs> = {
     } else {
       // One gather dispatch per input map: a single launch would make lanes divide to find their map.
       dims.forEach((d, k) => {
-        if (dxs[k]!.size > 0) poolConcatBackwardWgsl(g, { ...d, t: dxs[k]! }, dxs[k]!, a.B, Ctot, a.oh, a.ow);
+        if (dxs[k]!.size === 0) return;
+        splitForBinding('pyramidPoolConcat.backward', dxs[k]!, [g], batchAlign, (o, [go]) => intoPiece(o, (od) => {
+          poolConcatBackwardWgsl(go!, { ...d, t: od }, od, od.shape[0]!, Ctot, a.oh, a.ow);
+        }), { maxDim: 1 });
       });
     }
     return dxs;
@@ -97,6 +104,11 @@ function gateShape(local: Tensor, act: Tensor): GateShape {
   return { P: B * C, H, W, h: act.shape[2]!, w: act.shape[3]! };
 }
 
+/** Batch dim 0 of the output runs along every input's dim 0. */
+const batchAlign = (_: number, d: number) => (d === 0 ? 0 : null);
+/** Planes (batch, channel) of the output run along every input's planes. */
+const planeAlign = (_: number, d: number) => (d < 2 ? d : null);
+
 const gateFn: FunctionDef<null> = {
   name: 'tmemGate',
   forward: (ts) => {
@@ -105,7 +117,12 @@ const gateFn: FunctionDef<null> = {
     const out = empty(local.shape, local.dtype, local.device);
     if (out.size > 0) {
       if (out.device === 'cpu') gateCpu(local.storage.cpu!, local.offset, glob.storage.cpu!, glob.offset, act.storage.cpu!, act.offset, d, out.storage.cpu!);
-      else gateWgsl(local, glob, act, d, out);
+      else {
+        // Past the binding limit: pieces of whole planes (split.ts).
+        splitForBinding('tmemGate', out, [local, glob, act], planeAlign, (o, [l, gl, ac]) => intoPiece(o, (od) => {
+          gateWgsl(l!, gl!, ac!, gateShape(l!, ac!), od);
+        }), { maxDim: 2 });
+      }
     }
     [local, glob, act].forEach((t, k) => { if (t !== ts[k]) t.dispose(); });
     return out;
@@ -124,9 +141,19 @@ const gateFn: FunctionDef<null> = {
       if (g.device === 'cpu') {
         gateBackwardCpu(g.storage.cpu!, g.offset, local.storage.cpu!, local.offset, act.storage.cpu!, act.offset, d, dLocal.storage.cpu!, dGlob.storage.cpu!, dAct.storage.cpu!);
       } else {
-        const v = empty([d.P * d.h * d.W * 2], 'f32', g.device);
-        gateBackwardWgsl(g, local, act, d, dLocal, dGlob, dAct, v);
-        v.dispose();
+        // dLocal's pieces carry the matching pieces of g, local, act, dGlob, dAct (split.ts); the kernels write
+        // dense outputs, so pieces go through fresh tensors.
+        splitForBinding('tmemGate.backward', dLocal, [g, local, act, dGlob, dAct], planeAlign, (o, [go, lo, ao, dgo, dao]) => {
+          const dp = gateShape(lo!, ao!);
+          const fresh = [o, dgo!, dao!].map((t) => (t.offset === 0 && t.isContiguous ? t : empty(t.shape, t.dtype, t.device)));
+          const v = empty([dp.P * dp.h * dp.W * 2], 'f32', g.device);
+          gateBackwardWgsl(go!, lo!, ao!, dp, fresh[0]!, fresh[1]!, fresh[2]!, v);
+          v.dispose();
+          fresh.forEach((t, k) => {
+            const dst = [o, dgo!, dao!][k]!;
+            if (t !== dst) { copyInto(t, dst); t.dispose(); }
+          });
+        }, { maxDim: 2 });
       }
     }
     return [dLocal, dGlob, dAct];
