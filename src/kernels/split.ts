@@ -67,19 +67,20 @@ export const fitsBinding = (ts: readonly (Tensor | null)[], limit = getRuntime()
  * Runs `launch(out, ins)` once when every binding fits; otherwise on pieces of `out` (dims 0..maxDim-1, outer
  * first: a dim is split only once the dims before it are down to one row), each input narrowed where `align`
  * says it runs along the split dim. Operands are windowed before the launch. `ins` may hold nulls (absent
- * optional operands). `multiple`: pieces along dim 0 start and end at multiples of it (attention's periodic masks).
+ * optional operands). `first` tells the launch where its piece starts: the element offset of its first element from
+ * `out`'s (for a dense out, the row-major index; counter-based random streams use it). `multiple`: pieces along dim 0 start and end at multiples of it (attention's periodic masks).
  * When a one-row piece along every splittable dim still does not fit, `onTooLarge`
  * (if given) gets the piece; otherwise this throws naming the op and shapes.
  */
 export function splitForBinding(
-  op: string, out: Tensor, ins: readonly (Tensor | null)[], align: Align, launch: (out: Tensor, ins: (Tensor | null)[]) => void,
+  op: string, out: Tensor, ins: readonly (Tensor | null)[], align: Align, launch: (out: Tensor, ins: (Tensor | null)[], first: number) => void,
   opts: { maxDim?: number; multiple?: number; onTooLarge?: (out: Tensor, ins: (Tensor | null)[]) => void } = {},
 ): void {
   const rt = getRuntime();
   const limit = rt.maxBindingBytes;
   // Fast path: whole buffers under the limit (every op checks this, so it must stay cheap).
   if (boundBytes(out) <= limit && ins.every((t) => !t || boundBytes(t) <= limit)) {
-    launch(out, [...ins]);
+    launch(out, [...ins], 0);
     return;
   }
   const maxDim = opts.maxDim ?? out.rank;
@@ -89,7 +90,7 @@ export function splitForBinding(
       const wo = windowed(o, limit);
       const wx = xs.map((t) => (t ? windowed(t, limit) : null));
       try {
-        launch(wo, wx);
+        launch(wo, wx, o.offset - out.offset);
       } finally {
         if (wo !== o) wo.dispose();
         wx.forEach((t, i) => { if (t && t !== xs[i]) t.dispose(); });

@@ -56,6 +56,14 @@ if (devices.includes('webgpu')) {
     await same('where', () => [F.where(F.gt(a, c), a, c)]);
   });
 
+  s('random streams: dropout and drop-path draw the same masks in pieces as whole', async () => {
+    const x = rand([6, 50, 11], 36);
+    const r = rand([6, 50, 11], 37);
+    await same('dropout', () => [F.dropout(x, 0.4, true, new F.Generator(7))]);
+    await same('dropout of a transposed view', () => [F.dropout(F.transpose(x, 1, 2), 0.4, true, new F.Generator(8))]);
+    await same('dropPath + residual', () => [F.dropPathAdd(r, x, 0.5, true, new F.Generator(9)), F.dropPath(x, 0.5, true, new F.Generator(10))]);
+  });
+
   s('copies: contiguous of a permuted view, concat', async () => {
     const x = rand([3, 41, 29], 5);
     await same('contiguous(permute)', () => [F.contiguous(F.permute(x, [2, 0, 1]))]);

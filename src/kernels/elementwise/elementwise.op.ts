@@ -42,12 +42,12 @@ export function ewKernel(name: string, inputs: Tensor[], p0 = 0, p1 = 0, outDtyp
     ewCpu(entry, inputs.map((t, k) => ({ data: t.storage.cpu!, strides: bStrides[k]!, offset: t.offset })), shape, out.storage.cpu!, p0, p1);
   } else {
     // Pieces of tensors past the binding limit run as separate dispatches (split.ts).
-    splitForBinding(name, out, inputs, alignBroadcast(out, inputs), (o, xs) => {
+    splitForBinding(name, out, inputs, alignBroadcast(out, inputs), (o, xs, first) => {
       const ins = xs as Tensor[];
       const { c } = plan(o, ins);
       // o is dense (fresh, or a piece of it split along its outer dims); it may start at an offset.
       const contig = ins.every((t) => t.isContiguous && sameShape(t.shape, o.shape));
-      ewWgsl(entry, ins, c.strides, o, p0, p1, contig, c.shape);
+      ewWgsl(entry, ins, c.strides, o, p0, p1, contig, c.shape, first);
     });
   }
   return out;

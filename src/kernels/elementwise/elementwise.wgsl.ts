@@ -29,6 +29,7 @@ struct U {
   ${inTypes.map((_, k) => `s${k}: array<vec4<u32>, 2>,`).join('\n  ')}
   off: vec4<u32>,
   p: vec4<f32>,
+  base: vec4<u32>, // x: the row-major index of element 0 (a split piece's start): what i means in the table
 };
 @group(1) @binding(0) var<uniform> u: U;
 ${decls}
@@ -39,7 +40,7 @@ ${EW_PRELUDE}`;
 
 function vec4Source(entry: EwEntry, inTypes: DType[], outType: DType): string {
   const loads = inTypes.map((_, k) => `let v${k} = ${NAMES[k]}[i + u.off[${k}] / 4u];`).join('\n  ');
-  const comp = (c: string, j: number) => `op(${inTypes.map((_, k) => `v${k}.${c}`).join(', ')}, e + ${j}u, u.p.x, u.p.y)`;
+  const comp = (c: string, j: number) => `op(${inTypes.map((_, k) => `v${k}.${c}`).join(', ')}, u.base.x + e + ${j}u, u.p.x, u.p.y)`;
   return `${header(inTypes, outType, true)}
 ${opFn(entry, inTypes)}
 @compute @workgroup_size(${WG})
@@ -58,6 +59,7 @@ function source(entry: EwEntry, inTypes: DType[], outType: DType): string {
   const idxStep = inTypes.map((_, k) => `i${k} += q * u.s${k}[dd / 4u][dd % 4u];`).join(' ');
   const idxReset = inTypes.map((_, k) => `i${k} = u.off[${k}];`).join(' ');
   return `${header(inTypes, outType, false)}
+${opFn(entry, inTypes)}
 @compute @workgroup_size(${WG})
 fn main(${WGSL_IDS}) {
   let i = ${WGSL_LINEAR_ID(WG)};
@@ -74,20 +76,20 @@ fn main(${WGSL_IDS}) {
       ${idxStep}
     }
   }
-  let p0 = u.p.x;
-  let p1 = u.p.y;
   ${loads}
-  O[i + u.oOff] = TO(${entry.wgsl});
+  O[i + u.oOff] = op(${inTypes.map((_, k) => NAMES[k]!.toLowerCase()).join(', ')}, u.base.x + i, u.p.x, u.p.y);
 }`;
 }
 
 /**
  * Dispatches `entry` over inputs already viewed at the output shape (broadcast strides, 0 on expanded axes).
- * `contig` is true when every input is a dense same-shape view, which skips the index decode.
+ * `contig` is true when every input is a dense same-shape view, which skips the index decode. `first`: the
+ * row-major index of out's element 0 within the whole output when out is a split piece (the random streams of
+ * dropout are indexed by it, so a split run draws what an unsplit one does).
  */
 export function ewWgsl(
   entry: EwEntry, inputs: Tensor[], inStrides: number[][], out: Tensor, p0: number, p1: number, contig: boolean,
-  shape: readonly number[],
+  shape: readonly number[], first = 0,
 ): void {
   const inTypes = inputs.map((t) => t.dtype);
   const vec4 = contig && out.size % 4 === 0 && [...inputs, out].every((t) => t.offset % 4 === 0 && t.dtype !== 'f16');
@@ -96,7 +98,7 @@ export function ewWgsl(
   for (const s of inStrides) u.arr8(s);
   u.pad();
   for (let k = 0; k < 4; k++) u.u32(inputs[k]?.offset ?? 0);
-  u.f32(p0).f32(p1).f32(0).f32(0);
+  u.f32(p0).f32(p1).f32(0).f32(0).u32(first).u32(0).u32(0).u32(0);
   const code = vec4 ? () => vec4Source(entry, inTypes, out.dtype) : () => source(entry, inTypes, out.dtype);
   dispatch(key, [...inputs.map(() => 'read' as const), 'rw'], code, [...inputs, out], u, grid1d(vec4 ? out.size / 4 : out.size, WG), entry.name);
 }

@@ -12,6 +12,7 @@ import { contiguous } from '../movement/movement.op.ts';
 import { add } from '../elementwise/elementwise.op.ts';
 import { dropPathCpu } from './regularize.cpu.ts';
 import { dropPathWgsl } from './regularize.wgsl.ts';
+import { splitForBinding } from '../split.ts';
 
 interface Attrs { p: number; key: number }
 
@@ -24,7 +25,10 @@ export function dropPathKernel(xIn: Tensor, residualIn: Tensor | null, p: number
   if (n > 0) {
     const perSample = n / x.shape[0]!;
     if (x.device === 'cpu') dropPathCpu(x.storage.cpu!, x.offset, r?.storage.cpu ?? null, r?.offset ?? 0, out.storage.cpu!, n, perSample, p, key);
-    else dropPathWgsl(x, r, out, n, perSample, p, key);
+    // Past the binding limit: pieces of the batch (split.ts), each told its first sample.
+    else splitForBinding('dropPath', out, [x, r], (_, d) => (d === 0 ? 0 : null), (o, [xo, ro], first) => {
+      dropPathWgsl(xo!, ro, o, o.size, perSample, p, key, first / perSample);
+    }, { maxDim: 1 });
   }
   if (x !== xIn) x.dispose();
   if (r && r !== residualIn) r.dispose();

@@ -11,7 +11,7 @@ const WG = 256;
 
 function source(dtype: DType, withResidual: boolean): string {
   return `${wgslEnable([dtype])}
-struct U { B: u32, perSample: u32, key: u32, xOff: u32, rOff: u32, _a: u32, p: f32, scale: f32 };
+struct U { B: u32, perSample: u32, key: u32, xOff: u32, rOff: u32, oOff: u32, p: f32, scale: f32, b0: u32, _a: u32, _b: u32, _c: u32 };
 @group(1) @binding(0) var<uniform> u: U;
 alias T = ${dtype};
 @group(0) @binding(1) var<storage, read> X: array<T>;
@@ -23,23 +23,24 @@ fn main(${WGSL_IDS}) {
   // Grid (element chunks, samples): the sample is the workgroup's y, so no lane divides to find it, and
   // the keep decision is one draw per sample; each lane strides over ~8 elements (fewer workgroups).
   for (var b = wid.y; b < u.B; b += nwg.y) {
-    let scale = select(0.0, u.scale, uniformAt(u.key, b) >= u.p);
+    // b0: the first sample of a split piece, so a piece draws what the whole batch would.
+    let scale = select(0.0, u.scale, uniformAt(u.key, u.b0 + b) >= u.p);
     for (var e = wid.x * ${WG}u + lid.x; e < u.perSample; e += nwg.x * ${WG}u) {
       let i = b * u.perSample + e;
       let v = f32(X[u.xOff + i]) * scale;
-      O[i] = T(${withResidual ? 'f32(R[u.rOff + i]) + v' : 'v'});
+      O[u.oOff + i] = T(${withResidual ? 'f32(R[u.rOff + i]) + v' : 'v'});
     }
   }
 }`;
 }
 
-/** out = (residual +) drop_path(x); x, residual and out are contiguous with n elements. */
+/** out = (residual +) drop_path(x); x, residual and out are dense with n elements; b0: out's first sample in the batch. */
 export function dropPathWgsl(
-  x: Tensor, residual: Tensor | null, out: Tensor, n: number, perSample: number, p: number, key: number,
+  x: Tensor, residual: Tensor | null, out: Tensor, n: number, perSample: number, p: number, key: number, b0 = 0,
 ): void {
   const B = n / perSample;
-  const u = new Uniforms().u32(B).u32(perSample).u32(key).u32(x.offset).u32(residual?.offset ?? 0).u32(0)
-    .f32(p).f32(1 / (1 - p));
+  const u = new Uniforms().u32(B).u32(perSample).u32(key).u32(x.offset).u32(residual?.offset ?? 0).u32(out.offset)
+    .f32(p).f32(1 / (1 - p)).u32(b0).u32(0).u32(0).u32(0);
   const variant = residual ? 'add' : 'plain';
   const k = `drop_path:${variant}:${x.dtype}`;
   const ts = residual ? [x, residual, out] : [x, out];
