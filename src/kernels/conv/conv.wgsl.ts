@@ -13,10 +13,13 @@ import { Uniforms, dispatch } from '../common.ts';
 import { dense } from '../movement/movement.op.ts';
 import { getRuntime } from '../../runtime/device.ts';
 import { chooseMatmulVariant } from '../matmul/matmul.op.ts';
-import { gemmProgram, type GemmLayout } from '../matmul/gemm.template.ts';
+import { gemmProgram, SG_TM, type GemmLayout } from '../matmul/gemm.template.ts';
+import { empty } from '../../tensor/tensor.ts';
+import { reduceInto } from '../reduce/reduce.op.ts';
 import type { ConvGeom } from './conv.cpu.ts';
 
-// T: the outer reduction count. oOff: the output's offset (a batch piece when split for the binding limit). cs/ps: the weight gradient's input strides per channel and per pixel (NCHW or NHWC).
+// T: the outer reduction count; TC, Z: its chunking (the weight gradient's split reduction); py..Wp: the phase
+// of a phased input gradient. oOff: the output's offset (a batch piece when split for the binding limit). cs/ps: the weight gradient's input strides per channel and per pixel (NCHW or NHWC).
 const UNIFORM = `
 struct U {
   M: u32, N: u32, K: u32, groups: u32,
@@ -25,7 +28,9 @@ struct U {
   OW: u32, sh: u32, sw: u32, ph: u32,
   pw: u32, dh: u32, dw: u32, aOff: u32,
   bOff: u32, T: u32, cs: u32, ps: u32,
-  oOff: u32, _o1: u32, _o2: u32, _o3: u32,
+  oOff: u32, TC: u32, Z: u32, _o3: u32,
+  py: u32, px: u32, kh0: u32, kw0: u32,
+  nkw: u32, Wp: u32, _o4: u32, _o5: u32,
 };
 @group(1) @binding(0) var<uniform> u: U;`;
 
@@ -37,8 +42,8 @@ const bind = (aVec: boolean, bVec: boolean, bias: boolean) => `
 ${bias ? '@group(0) @binding(4) var<storage, read> BIAS: array<f32>;' : ''}`;
 
 // Weights Wt as rows of T*(row length) with `stride` elements between taps; B(k, n) of tap t is Wt[row(n) + t*stride + k].
-const tapWeights = (vec: boolean, stride: string) => `
-fn tapB(c: u32, t: u32) -> u32 { return c + t * ${stride}; }
+const tapWeights = (vec: boolean, stride: string, tap = 't') => `
+fn tapB(c: u32, t: u32) -> u32 { return c + (${tap}) * ${stride}; }
 fn loadB(c: u32, k: u32) -> f32 { return ${vec ? 'TB[(c + k) / 4u][(c + k) % 4u]' : 'TB[c + k]'}; }
 ${vec ? 'fn loadB4(c: u32, k: u32) -> vec4<f32> { return TB[(c + k) / 4u]; }' : ''}`;
 
@@ -100,58 +105,83 @@ fn storeC(z: u32, m: u32, n: u32, v: f32) {
 }
 
 /**
- * Input gradient, any stride: rows are input pixels, columns input channels of the group, the inner reduction the
- * group's output channels (K) read with stride OH*OW. tapA resolves (oh, ow) = ((ih + p - kh*d) / s, ...) and
- * whether it divides exactly and lies inside, once per tap. Wt = W as (Cin/groups, KH*KW, Cout).
+ * Input gradient: rows are input pixels, columns input channels of the group, the inner reduction the group's
+ * output channels (K) read with stride OH*OW. tapA resolves (oh, ow) = ((ih + p - kh*d) / s, ...) and whether it
+ * lies inside, once per tap. Wt = W as (Cin/groups, KH*KW, Cout).
+ * Any stride: every pixel visits every tap, and the taps whose (ih + p - kh*d) does not divide by s read zeros.
+ * `phased` (stride > 1, dilation 1): one launch per phase (ih mod sh, iw mod sw) = (u.py, u.px) over that phase's
+ * pixels, visiting only the taps kh = kh0 + sh*j (kh0 = (py + ph) mod sh, likewise kw) that reach it: for a
+ * 3x3 stride-2 convolution 9/4 taps per pixel instead of 9, no wasted multiplies. A phase with no taps stores zeros.
  */
-function tapsDgradLayout(vec: boolean): GemmLayout {
+function tapsDgradLayout(vec: boolean, phased: boolean): GemmLayout {
   return {
-    key: `conv_dgrad_taps${vec ? ':v4' : ''}`,
+    key: `conv_dgrad_taps${phased ? ':phased' : ''}${vec ? ':v4' : ''}`,
     taps: true,
     vecBk: vec,
     wgsl: `${UNIFORM}${bind(false, vec, false)}
 alias RowA = vec4<i32>;
 alias ColB = u32;
-fn rowA(z: u32, m: u32) -> vec4<i32> {
+${phased
+    ? `fn pixel(m: u32) -> vec2<u32> {
+  let i = m / u.Wp;
+  return vec2<u32>(u.py + i * u.sh, u.px + (m - i * u.Wp) * u.sw);
+}
+fn tapHW(t: u32) -> vec2<u32> {
+  let j = t / u.nkw;
+  return vec2<u32>(u.kh0 + j * u.sh, u.kw0 + (t - j * u.nkw) * u.sw);
+}`
+    : `fn pixel(m: u32) -> vec2<u32> {
   let ih = m / u.W;
-  let iw = m - ih * u.W;
+  return vec2<u32>(ih, m - ih * u.W);
+}
+fn tapHW(t: u32) -> vec2<u32> {
+  let kh = t / u.KW;
+  return vec2<u32>(kh, t - kh * u.KW);
+}`}
+fn rowA(z: u32, m: u32) -> vec4<i32> {
+  let p = pixel(m);
   let plane = (z / u.groups) * u.Cout + (z % u.groups) * u.K;
-  return vec4<i32>(i32(u.aOff + plane * u.OH * u.OW), i32(ih + u.ph), i32(iw + u.pw), 1);
+  return vec4<i32>(i32(u.aOff + plane * u.OH * u.OW), i32(p.x + u.ph), i32(p.y + u.pw), 1);
 }
 fn tapA(r: vec4<i32>, t: u32) -> vec4<i32> {
-  let kh = t / u.KW;
-  let th = r.y - i32(kh * u.dh);
-  let tw = r.z - i32((t - kh * u.KW) * u.dw);
+  let k = tapHW(t);
+  let th = r.y - i32(k.x * u.dh);
+  let tw = r.z - i32(k.y * u.dw);
   let oh = th / i32(u.sh);
   let ow = tw / i32(u.sw);
-  let ok = th >= 0 && tw >= 0 && th % i32(u.sh) == 0 && tw % i32(u.sw) == 0 && oh < i32(u.OH) && ow < i32(u.OW);
+  let ok = th >= 0 && tw >= 0 && ${phased ? '' : 'th % i32(u.sh) == 0 && tw % i32(u.sw) == 0 && '}oh < i32(u.OH) && ow < i32(u.OW);
   return vec4<i32>(select(0, r.x + oh * i32(u.OW) + ow, ok), r.y, r.z, select(0, 1, ok));
 }
 fn loadA(r: vec4<i32>, k: u32) -> f32 { return select(0.0, TA[u32(r.x) + k * u.OH * u.OW], r.w != 0); }
-fn colB(z: u32, n: u32) -> u32 { return n * u.T * u.Cout + (z % u.groups) * u.K; }
-${tapWeights(vec, 'u.Cout')}
+fn colB(z: u32, n: u32) -> u32 { return n * u.KH * u.KW * u.Cout + (z % u.groups) * u.K; }
+${tapWeights(vec, 'u.Cout', 'dot(tapHW(t), vec2<u32>(u.KW, 1u))')}
 fn storeC(z: u32, m: u32, n: u32, v: f32) {
-  O[u.oOff + ((z / u.groups) * u.Cin + (z % u.groups) * u.N + n) * u.M + m] = v;
+  let p = pixel(m);
+  O[u.oOff + (((z / u.groups) * u.Cin + (z % u.groups) * u.N + n) * u.H + p.x) * u.W + p.y] = v;
 }`,
   };
 }
 
 /**
- * Weight gradient, one GEMM per (group, tap) z: rows are the group's output channels, columns its input channels,
- * the reduction runs over (b, oh) = t outside and ow = k inside. dY rows are read four pixels at a time (vecA:
- * OW % 4 == 0); X through its channel and pixel strides u.cs/u.ps, so it is read NCHW in place or from an NHWC
- * copy, whose four channels per lane load together (vecBn).
+ * Weight gradient: rows are the group's output channels, the reduction runs over (b, oh) = t outside and ow = k
+ * inside (split into chunks of t: splitT). Columns are either the group's input channels, one GEMM per
+ * (group, tap) z, or (tapCols) the (input channel, tap) pairs, one GEMM per group: with few input channels
+ * (3 for an RGB stem) that fills the 4S-column tile instead of a sliver of it. dY rows are read four pixels at a
+ * time (vecA: OW % 4 == 0); X through its channel and pixel strides u.cs/u.ps, so it is read NCHW in place or
+ * from an NHWC copy, whose four channels per lane load together (vecBn, channel columns only).
  */
-function tapsWgradLayout(vecA: boolean, vecBn: boolean): GemmLayout {
+function tapsWgradLayout(vecA: boolean, vecBn: boolean, tapCols: boolean): GemmLayout {
+  const group = tapCols ? 'z' : 'z / (u.KH * u.KW)';
   return {
-    key: `conv_wgrad_taps${vecA ? ':a4' : ''}${vecBn ? ':bn4' : ''}`,
+    key: `conv_wgrad_taps${tapCols ? ':tapcols' : ''}${vecA ? ':a4' : ''}${vecBn ? ':bn4' : ''}`,
     taps: true,
+    splitT: true,
     vecA,
     vecBn,
     wgsl: `${UNIFORM}${bind(vecA, vecBn, false)}
 alias RowA = u32;
 alias ColB = vec4<i32>;
-fn rowA(z: u32, m: u32) -> u32 { return u.aOff + ((z / (u.KH * u.KW)) * u.M + m) * u.OH * u.OW; }
+fn rowA(z: u32, m: u32) -> u32 { return u.aOff + ((${group}) * u.M + m) * u.OH * u.OW; }
 fn tapA(r: u32, t: u32) -> u32 {
   let b = t / u.OH;
   return r + b * u.Cout * u.OH * u.OW + (t - b * u.OH) * u.OW;
@@ -161,9 +191,12 @@ ${vecA ? 'fn loadA4(r: u32, k: u32) -> vec4<f32> { return TA[(r + k) / 4u]; }' :
 // (channel offset, kh*d - p, kw*d - p, -) before tapB; (row offset + channel offset, -, iw0, row inside) after.
 fn colB(z: u32, n: u32) -> vec4<i32> {
   let khw = u.KH * u.KW;
-  let tap = z % khw;
+  ${tapCols
+    ? `let tap = n % khw;
+  let ci = z * (u.N / khw) + n / khw;`
+    : `let tap = z % khw;
+  let ci = (z / khw) * u.N + n;`}
   let kh = tap / u.KW;
-  let ci = (z / khw) * u.N + n;
   return vec4<i32>(i32(u.bOff + ci * u.cs), i32(kh * u.dh) - i32(u.ph), i32((tap - kh * u.KW) * u.dw) - i32(u.pw), 0);
 }
 fn tapB(c: vec4<i32>, t: u32) -> vec4<i32> {
@@ -186,14 +219,21 @@ ${vecBn ? `fn loadBn4(c: vec4<i32>, k: u32) -> vec4<f32> {
   let p = pixB(c, k);
   return select(vec4<f32>(0.0), TB[u32(p.x) / 4u], p.y != 0);
 }` : ''}
-fn storeC(z: u32, m: u32, n: u32, v: f32) {
-  let khw = u.KH * u.KW;
-  O[u.oOff + (((z / khw) * u.M + m) * u.N + n) * khw + z % khw] = v;
+// z = chunk·Z + (group[, tap]): chunk c's partial dW lands in slice c of (chunks, Cout, Cin/groups, KH, KW).
+fn storeC(zc: u32, m: u32, n: u32, v: f32) {
+  let z = zc % u.Z;
+  let slice = (zc / u.Z) * u.Z * u.M * u.N;
+  ${tapCols
+    ? 'O[u.oOff + slice + (z * u.M + m) * u.N + n] = v; // n = (ci, kh, kw) is dW\'s inner order'
+    : `let khw = u.KH * u.KW;
+  O[u.oOff + slice + (((z / khw) * u.M + m) * u.N + n) * khw + z % khw] = v;`}
 }`,
   };
 }
 
-function uniforms(g: ConvGeom, M: number, N: number, K: number, aOff: number, bOff: number, oOff: number, T: number, cs = 0, ps = 0): Uniforms {
+interface Phase { py: number; px: number; kh0: number; kw0: number; nkw: number; Wp: number }
+
+function uniforms(g: ConvGeom, M: number, N: number, K: number, aOff: number, bOff: number, oOff: number, T: number, cs = 0, ps = 0, TC = T, Z = 0, ph: Phase | null = null): Uniforms {
   return new Uniforms()
     .u32(M).u32(N).u32(K).u32(g.groups)
     .u32(g.B).u32(g.Cin).u32(g.H).u32(g.W)
@@ -201,7 +241,9 @@ function uniforms(g: ConvGeom, M: number, N: number, K: number, aOff: number, bO
     .u32(g.OW).u32(g.sh).u32(g.sw).u32(g.ph)
     .u32(g.pw).u32(g.dh).u32(g.dw).u32(aOff)
     .u32(bOff).u32(T).u32(cs).u32(ps)
-    .u32(oOff).u32(0).u32(0).u32(0);
+    .u32(oOff).u32(TC).u32(Z).u32(0)
+    .u32(ph?.py ?? 0).u32(ph?.px ?? 0).u32(ph?.kh0 ?? 0).u32(ph?.kw0 ?? 0)
+    .u32(ph?.nkw ?? 1).u32(ph?.Wp ?? 1).u32(0).u32(0);
 }
 
 /** A dense copy of `x` with its axes permuted (no autograd: for use inside kernels). */
@@ -209,12 +251,21 @@ function permuted(x: Tensor, dims: number[]): Tensor {
   return dense(x.view(dims.map((d) => x.shape[d]!), dims.map((d) => x.strides[d]!), x.offset));
 }
 
-function run(layout: GemmLayout, g: ConvGeom, M: number, N: number, K: number, batches: number, a: Tensor, b: Tensor, out: Tensor, bias: Tensor | null, op: string, T = 0, cs = 0, ps = 0): void {
-  const prog = gemmProgram(layout, chooseMatmulVariant(), getRuntime().report.subgroupSize, M, N, batches);
+function run(layout: GemmLayout, g: ConvGeom, M: number, N: number, K: number, batches: number, a: Tensor, b: Tensor, out: Tensor, bias: Tensor | null, op: string, T = 0, cs = 0, ps = 0, chunks = 1, phase: Phase | null = null): void {
+  const prog = gemmProgram(layout, chooseMatmulVariant(), getRuntime().report.subgroupSize, M, N, batches * chunks);
   const tensors = bias ? [a, b, out, bias] : [a, b, out];
   const bindings: ('read' | 'rw')[] = bias ? ['read', 'read', 'rw', 'read'] : ['read', 'read', 'rw'];
-  dispatch(prog.key, bindings, prog.code, tensors, uniforms(g, M, N, K, a.offset, b.offset, out.offset, T, cs, ps), prog.grid, op);
+  const u = uniforms(g, M, N, K, a.offset, b.offset, out.offset, T, cs, ps, Math.ceil(T / chunks), batches, phase);
+  dispatch(prog.key, bindings, prog.code, tensors, u, prog.grid, op);
 }
+
+/** Workgroups the weight gradient aims for (lavapipe runs them on every core; fewer leave cores idle). */
+const WGRAD_TARGET_GROUPS = 64;
+/**
+ * Shortest reduction (rows x OW pixels) per chunk: each chunk's partial dW costs a write and a read, which
+ * outweighs the parallelism on short reductions (fianet-tiny's small maps measured slower with chunks).
+ */
+const WGRAD_MIN_CHUNK = 1024;
 
 const div4 = (...xs: number[]) => xs.every((x) => x % 4 === 0);
 const isPointwise = (g: ConvGeom) => g.KH === 1 && g.KW === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0;
@@ -236,7 +287,22 @@ export function convInputGradWgsl(dy: Tensor, w: Tensor, g: ConvGeom, dx: Tensor
   const coutG = g.Cout / g.groups;
   const wt = permuted(w, [1, 2, 3, 0]); // (Cin/groups, KH*KW, Cout)
   const vec = chooseMatmulVariant() === 'subgroup' && coutG % 4 === 0;
-  run(tapsDgradLayout(vec), g, g.H * g.W, g.Cin / g.groups, coutG, g.B * g.groups, dy, wt, dx, null, 'conv2d_input_grad', g.KH * g.KW);
+  const [N, Z] = [g.Cin / g.groups, g.B * g.groups];
+  if ((g.sh > 1 || g.sw > 1) && g.dh === 1 && g.dw === 1) {
+    // One launch per phase of the input pixels, each over only the taps that reach it.
+    const layout = tapsDgradLayout(vec, true);
+    for (let py = 0; py < Math.min(g.sh, g.H); py++) {
+      for (let px = 0; px < Math.min(g.sw, g.W); px++) {
+        const [kh0, kw0] = [(py + g.ph) % g.sh, (px + g.pw) % g.sw];
+        const nkh = kh0 < g.KH ? Math.ceil((g.KH - kh0) / g.sh) : 0;
+        const nkw = kw0 < g.KW ? Math.ceil((g.KW - kw0) / g.sw) : 0;
+        const [Hp, Wp] = [Math.ceil((g.H - py) / g.sh), Math.ceil((g.W - px) / g.sw)];
+        run(layout, g, Hp * Wp, N, coutG, Z, dy, wt, dx, null, 'conv2d_input_grad', nkh * nkw, 0, 0, 1, { py, px, kh0, kw0, nkw: Math.max(nkw, 1), Wp });
+      }
+    }
+  } else {
+    run(tapsDgradLayout(vec, false), g, g.H * g.W, N, coutG, Z, dy, wt, dx, null, 'conv2d_input_grad', g.KH * g.KW);
+  }
   wt.dispose();
 }
 
@@ -245,10 +311,25 @@ export function convWeightGradWgsl(dy: Tensor, x: Tensor, g: ConvGeom, dw: Tenso
   const cinG = g.Cin / g.groups;
   // An NHWC copy pays for itself only when it lets each lane load its four channels at once, and not for 1x1
   // kernels (fianet-tiny's many conv1d projections: 11 more dispatches per step and no faster step, measured).
-  const nhwc = sub && cinG % 4 === 0 && !isPointwise(g);
+  const S = getRuntime().report.subgroupSize || 1;
+  const khw = g.KH * g.KW;
+  // Fewer input channels than a tile has columns: (channel, tap) columns fill it (no NHWC copy then).
+  const tapCols = sub && cinG < 4 * S && khw > 1;
+  const nhwc = sub && cinG % 4 === 0 && !isPointwise(g) && !tapCols;
   const xs = nhwc ? permuted(x, [0, 2, 3, 1]) : x;
   const [cs, ps] = nhwc ? [1, g.Cin] : [g.H * g.W, 1];
-  const layout = tapsWgradLayout(sub && g.OW % 4 === 0 && dy.offset % 4 === 0, nhwc);
-  run(layout, g, g.Cout / g.groups, cinG, g.OW, g.groups * g.KH * g.KW, dy, xs, dw, null, 'conv2d_weight_grad', g.B * g.OH, cs, ps);
+  const layout = tapsWgradLayout(sub && g.OW % 4 === 0 && dy.offset % 4 === 0, nhwc, tapCols);
+  const [M, N, Z, T] = tapCols ? [g.Cout / g.groups, cinG * khw, g.groups, g.B * g.OH] : [g.Cout / g.groups, cinG, g.groups * khw, g.B * g.OH];
+  // Few output tiles over a long reduction: split the (b, oh) rows into chunks, one partial dW each.
+  const tiles = Math.ceil(M / SG_TM) * Math.ceil(N / (4 * S)) * Z;
+  const chunks = sub ? Math.max(1, Math.min(Math.ceil(WGRAD_TARGET_GROUPS / tiles), Math.floor((T * g.OW) / WGRAD_MIN_CHUNK))) : 1;
+  if (chunks === 1) {
+    run(layout, g, M, N, g.OW, Z, dy, xs, dw, null, 'conv2d_weight_grad', T, cs, ps);
+  } else {
+    const parts = empty([chunks, ...dw.shape], dw.dtype, dw.device);
+    run(layout, g, M, N, g.OW, Z, dy, xs, parts, null, 'conv2d_weight_grad', T, cs, ps, chunks);
+    reduceInto('sum', parts, [0], false, 1, dw);
+    parts.dispose();
+  }
   if (xs !== x) xs.dispose();
 }

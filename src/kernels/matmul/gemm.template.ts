@@ -38,6 +38,13 @@ export interface GemmLayout {
   vecBn?: boolean;
   /** Reduction over u.T taps of u.K each, through tapA/tapB. */
   taps?: boolean;
+  /**
+   * Split reduction over taps (subgroup variant): workgroup z runs chunk z / u.Z of u.TC taps, t in
+   * [chunk·TC, min(T, (chunk+1)·TC)); the hooks get b = z % u.Z and storeC the full z, so the layout writes
+   * one partial result per chunk (summed afterwards). A small output over a long reduction (a convolution's
+   * weight gradient) otherwise leaves most of the machine idle. The other variants need TC = T (one chunk).
+   */
+  splitT?: boolean;
 }
 
 export const SG_TM = 16;
@@ -91,12 +98,13 @@ function subgroupSource(L: GemmLayout, S: number): string {
   }
   if (L.taps) {
     const moves = [...R.map((j) => `let ra${j} = tapA(ra${j}o, t);`), ...colNames.map((c) => `let ${c} = tapB(${c}o, t);`)];
-    body = `for (var t = 0u; t < u.T; t++) {
+    const range = L.splitT ? 'var t = chunk * u.TC; t < min(u.T, chunk * u.TC + u.TC); t++' : 'var t = 0u; t < u.T; t++';
+    body = `for (${range}) {
   ${moves.join(' ')}
   ${body}
   }`;
   }
-  const stores = [...Array(SG_TM).keys()].map((r) => `storeRow(b, row0 + ${r}u, c0, acc${r});`).join('\n  ');
+  const stores = [...Array(SG_TM).keys()].map((r) => `storeRow(${L.splitT ? 'wid.z' : 'b'}, row0 + ${r}u, c0, acc${r});`).join('\n  ');
   return `enable subgroups;
 ${L.wgsl}
 fn storeRow(b: u32, m: u32, c0: u32, v: vec4<f32>) {
@@ -108,7 +116,7 @@ fn storeRow(b: u32, m: u32, c0: u32, v: vec4<f32>) {
 }
 @compute @workgroup_size(${S * SG_PER_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let b = wid.z;
+  ${L.splitT ? 'let chunk = wid.z / u.Z;\n  let b = wid.z % u.Z;' : 'let b = wid.z;'}
   let row0 = wid.y * ${SG_TM}u;
   // Several subgroups per workgroup, each on its own column tile: lavapipe pays a fixed cost per workgroup.
   let c0 = ((wid.x * ${SG_PER_WG}u + li / ${S}u) * ${S}u + lane) * 4u;

@@ -35,11 +35,17 @@ export function reduceKernel(mode: ReduceMode, x: Tensor, axes: number[], keepdi
   if (mode !== 'argmax' && mode !== 'argmin' && !isFloat(x.dtype) && mode === 'sum' && divisor !== 1) {
     throw new Error(`mean: expects a floating-point tensor, found ${x.dtype}`);
   }
-  const p = plan(x, axes);
-  if (p.count === 0 && mode !== 'sum') throw new Error(`${mode}: cannot reduce over an empty axis of ${shapeStr(x.shape)}`);
+  if (numel(axes.map((d) => x.shape[d]!)) === 0 && mode !== 'sum') throw new Error(`${mode}: cannot reduce over an empty axis of ${shapeStr(x.shape)}`);
   const isArg = mode === 'argmax' || mode === 'argmin';
   const out = empty(outShapeOf(x.shape, axes, keepdim), isArg ? 'i32' : x.dtype, x.device);
   if (out.size === 0) return out;
+  reduceInto(mode, x, axes, keepdim, divisor, out);
+  return out;
+}
+
+/** The reduction of x written into out (dense, shaped as reduceKernel's result), without autograd. */
+export function reduceInto(mode: ReduceMode, x: Tensor, axes: number[], keepdim: boolean, divisor: number, out: Tensor): void {
+  const p = plan(x, axes);
   if (x.device === 'cpu') reduceCpu(mode, x.storage.cpu!, p, out.storage.cpu!, divisor);
   else {
     // Past the binding limit (split.ts) x is cut along its outermost dim (largest stride) of size > 1, which
@@ -48,7 +54,7 @@ export function reduceKernel(mode: ReduceMode, x: Tensor, axes: number[], keepdi
     const outer = outermost(x);
     if (outer >= 0 && axes.includes(outer) && !fitsBinding([x, out])) {
       reduceInPieces(mode, x, outer, axes, keepdim, divisor, out);
-      return out;
+      return;
     }
     const kept = x.shape.map((_, d) => d).filter((d) => !axes.includes(d));
     const align = (_: number, d: number) => (keepdim ? (axes.includes(d) ? null : d) : kept[d]!);
@@ -60,7 +66,6 @@ export function reduceKernel(mode: ReduceMode, x: Tensor, axes: number[], keepdi
       },
     });
   }
-  return out;
 }
 
 /** The dim of size > 1 with the largest stride (-1 when there is none). */
