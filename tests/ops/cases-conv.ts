@@ -27,6 +27,8 @@ export const CASES_CONV: OpCase[] = [
   c2('padding beyond the kernel reach', [1, 4, 4, 4], [4, 4, 3, 3], false, { padding: 3 }),
   c2('groups 2, channels x4 per group (vector taps)', [2, 8, 5, 8], [8, 4, 3, 3], true, { padding: 1, groups: 2 }),
   c2('groups 2 stride 2, channels x4 per group', [1, 8, 7, 6], [8, 4, 3, 3], false, { stride: 2, padding: 1, groups: 2 }),
+  // Forward layouts by output channels: channel rows below a tile's 4S columns (most cases here), pixel rows from it.
+  c2('3x3, 32 output channels (pixel rows)', [1, 4, 5, 6], [32, 4, 3, 3], true, { padding: 1 }),
   // Phased input gradient (stride > 1): phases that no tap reaches store zeros.
   c2('1x1 stride 2 (input-gradient phases without taps)', [1, 4, 5, 6], [3, 4, 1, 1], true, { stride: 2 }),
   c2('2x2 stride 3 pad 1', [1, 3, 8, 7], [2, 3, 2, 2], false, { stride: 3, padding: 1 }),
@@ -36,6 +38,7 @@ export const CASES_CONV: OpCase[] = [
   { ...c2('groups 2, weight gradient (NCHW in place)', [1, 4, 5, 5], [4, 2, 3, 3], false, { padding: 1, groups: 2 }), op: 'conv2d_weight_grad' },
   { ...c2('groups 2, channels x4 per group, weight gradient (NHWC copy)', [2, 8, 4, 8], [8, 4, 3, 3], false, { padding: 1, groups: 2 }), op: 'conv2d_weight_grad' },
   { ...c2('1x1, weight gradient', [2, 8, 3, 4], [4, 8, 1, 1], true, {}), op: 'conv2d_weight_grad' },
+  { ...c2('32 input channels, weight gradient (channel columns, NHWC copy)', [1, 32, 5, 8], [4, 32, 3, 3], false, { padding: 1 }), op: 'conv2d_weight_grad' },
   // (channel, tap) columns and a reduction long enough to run in chunks (two partial dW, summed).
   { ...c2('3-channel stem, chunked weight gradient', [2, 3, 32, 32], [4, 3, 3, 3], false, { padding: 1 }, { gradcheck: false }), op: 'conv2d_weight_grad' },
   c2('non-contiguous input', [2, 3, 5, 5], [2, 3, 3, 3], false, { padding: 1 }, { inputs: [{ shape: [2, 3, 5, 5], transposed: true }, { shape: [2, 3, 3, 3] }] }),

@@ -105,6 +105,45 @@ fn storeC(z: u32, m: u32, n: u32, v: f32) {
 }
 
 /**
+ * Forward with channel rows, for few output channels (fewer than a tile's 4S columns, which the pixel-row
+ * layout would leave mostly idle): rows are the group's output channels, columns output pixels, the same taps
+ * and channel reduction. A = Wt (Cout, KH*KW, Cin/groups) read four channels at a time (vecA); each column
+ * carries its pixel's (offset, ih0, iw0, inside) state through the taps.
+ */
+function tapsForwardChannelRowsLayout(vecA: boolean, bias: boolean): GemmLayout {
+  return {
+    key: `conv_fwd_taps:corows${vecA ? ':a4' : ''}${bias ? ':bias' : ''}`,
+    taps: true,
+    vecA,
+    wgsl: `${UNIFORM}${bind(vecA, false, bias)}
+alias RowA = u32;
+alias ColB = vec4<i32>;
+fn rowA(z: u32, m: u32) -> u32 { return u.aOff + ((z % u.groups) * u.M + m) * u.T * u.K; }
+fn tapA(r: u32, t: u32) -> u32 { return r + t * u.K; }
+fn loadA(r: u32, k: u32) -> f32 { return ${vecA ? 'TA[(r + k) / 4u][(r + k) % 4u]' : 'TA[r + k]'}; }
+${vecA ? 'fn loadA4(r: u32, k: u32) -> vec4<f32> { return TA[(r + k) / 4u]; }' : ''}
+fn colB(z: u32, n: u32) -> vec4<i32> {
+  let oh = n / u.OW;
+  let ow = n - oh * u.OW;
+  let plane = (z / u.groups) * u.Cin + (z % u.groups) * u.K;
+  return vec4<i32>(i32(u.bOff + plane * u.H * u.W), i32(oh * u.sh) - i32(u.ph), i32(ow * u.sw) - i32(u.pw), 1);
+}
+fn tapB(c: vec4<i32>, t: u32) -> vec4<i32> {
+  let kh = t / u.KW;
+  let ih = c.y + i32(kh * u.dh);
+  let iw = c.z + i32((t - kh * u.KW) * u.dw);
+  let inside = ih >= 0 && ih < i32(u.H) && iw >= 0 && iw < i32(u.W);
+  return vec4<i32>(select(0, c.x + ih * i32(u.W) + iw, inside), c.y, c.z, select(0, 1, inside));
+}
+fn loadB(c: vec4<i32>, k: u32) -> f32 { return select(0.0, TB[u32(c.x) + k * u.H * u.W], c.w != 0); }
+fn storeC(z: u32, m: u32, n: u32, v: f32) {
+  let co = (z % u.groups) * u.M + m;
+  O[u.oOff + ((z / u.groups) * u.Cout + co) * u.N + n] = v${bias ? ' + BIAS[co]' : ''};
+}`,
+  };
+}
+
+/**
  * Input gradient: rows are input pixels, columns input channels of the group, the inner reduction the group's
  * output channels (K) read with stride OH*OW. tapA resolves (oh, ow) = ((ih + p - kh*d) / s, ...) and whether it
  * lies inside, once per tap. Wt = W as (Cin/groups, KH*KW, Cout).
@@ -279,7 +318,13 @@ export function convForwardWgsl(x: Tensor, w: Tensor, bias: Tensor | null, g: Co
     return;
   }
   const wt = permuted(w, [0, 2, 3, 1]); // (Cout, KH*KW, Cin/groups)
-  run(tapsForwardLayout(sub && cinG % 4 === 0, !!bias), g, g.OH * g.OW, g.Cout / g.groups, cinG, g.B * g.groups, x, wt, y, bias, 'conv2d', g.KH * g.KW);
+  const coutG = g.Cout / g.groups;
+  if (sub && coutG < 4 * getRuntime().report.subgroupSize) {
+    // Few output channels: channel rows (convnet's 3->16 stem: 2x faster than pixel rows at 16 of 32 columns).
+    run(tapsForwardChannelRowsLayout(cinG % 4 === 0, !!bias), g, coutG, g.OH * g.OW, cinG, g.B * g.groups, wt, x, y, bias, 'conv2d', g.KH * g.KW);
+  } else {
+    run(tapsForwardLayout(sub && cinG % 4 === 0, !!bias), g, g.OH * g.OW, coutG, cinG, g.B * g.groups, x, wt, y, bias, 'conv2d', g.KH * g.KW);
+  }
   wt.dispose();
 }
 
