@@ -45,6 +45,8 @@ export interface GemmLayout {
    * weight gradient) otherwise leaves most of the machine idle. The other variants need TC = T (one chunk).
    */
   splitT?: boolean;
+  /** C(m, n..n+3) storable at once as storeC4 (the caller guarantees N % 4 == 0 and 16-byte alignment). */
+  vecC?: boolean;
 }
 
 export const SG_TM = 16;
@@ -109,10 +111,10 @@ function subgroupSource(L: GemmLayout, S: number): string {
 ${L.wgsl}
 fn storeRow(b: u32, m: u32, c0: u32, v: vec4<f32>) {
   if (m >= u.M) { return; }
-  if (c0 < u.N) { storeC(b, m, c0, v.x); }
+  ${L.vecC ? 'if (c0 < u.N) { storeC4(b, m, c0, v); }' : `if (c0 < u.N) { storeC(b, m, c0, v.x); }
   if (c0 + 1u < u.N) { storeC(b, m, c0 + 1u, v.y); }
   if (c0 + 2u < u.N) { storeC(b, m, c0 + 2u, v.z); }
-  if (c0 + 3u < u.N) { storeC(b, m, c0 + 3u, v.w); }
+  if (c0 + 3u < u.N) { storeC(b, m, c0 + 3u, v.w); }`}
 }
 @compute @workgroup_size(${S * SG_PER_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {

@@ -8,14 +8,14 @@ import { gemmProgram, type GemmLayout, type GemmVariant } from './gemm.template.
 
 export type MatmulVariant = GemmVariant;
 
-interface VecFlags { vecA: boolean; vecBk: boolean; vecBn: boolean; bias?: boolean }
+interface VecFlags { vecA: boolean; vecBk: boolean; vecBn: boolean; bias?: boolean; vecC?: boolean }
 
 function layout(f: VecFlags): GemmLayout {
   const aT = f.vecA ? 'vec4<f32>' : 'f32';
   const bT = f.vecBk || f.vecBn ? 'vec4<f32>' : 'f32';
   const at = (arr: string, vec: boolean, i: string) => (vec ? `${arr}[(${i}) / 4u][(${i}) % 4u]` : `${arr}[${i}]`);
   return {
-    key: `strided${f.vecA ? ':a4' : ''}${f.vecBk ? ':bk4' : ''}${f.vecBn ? ':bn4' : ''}${f.bias ? ':bias' : ''}`,
+    key: `strided${f.vecA ? ':a4' : ''}${f.vecBk ? ':bk4' : ''}${f.vecBn ? ':bn4' : ''}${f.vecC ? ':c4' : ''}${f.bias ? ':bias' : ''}`,
     ...f,
     wgsl: `
 struct U {
@@ -28,7 +28,7 @@ struct U {
 @group(1) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> A: array<${aT}>;
 @group(0) @binding(2) var<storage, read> B: array<${bT}>;
-@group(0) @binding(3) var<storage, read_write> O: array<f32>;
+@group(0) @binding(3) var<storage, read_write> O: array<${f.vecC ? 'vec4<f32>' : 'f32'}>;
 ${f.bias ? '@group(0) @binding(4) var<storage, read> BIAS: array<f32>;' : ''}
 // Offsets of batch b in A and B (broadcast batch dims have stride 0).
 ${wgslOffsetFn('batchOffsets', 'u.batchRank', 'u.bShape', ['u.aBS', 'u.bBS'])}
@@ -43,7 +43,8 @@ ${f.vecBk ? 'fn loadB4(c: u32, k: u32) -> vec4<f32> { return B[(c + k) / 4u]; }'
 ${f.vecBn ? 'fn loadBn4(c: u32, k: u32) -> vec4<f32> { return B[(c + k * u.bRow) / 4u]; }' : ''}
 // O is dense from u.oOff (a piece of a larger output when split for the binding limit, kernels/split.ts).
 // The linear layer's bias is added in the epilogue: one dispatch instead of a matmul and a broadcast add.
-fn storeC(b: u32, m: u32, n: u32, v: f32) { O[u.oOff + (b * u.M + m) * u.N + n] = v${f.bias ? ' + BIAS[u.biasOff + n]' : ''}; }
+fn storeC(b: u32, m: u32, n: u32, v: f32) { ${f.vecC ? 'let i = u.oOff + (b * u.M + m) * u.N + n; O[i / 4u][i % 4u]' : 'O[u.oOff + (b * u.M + m) * u.N + n]'} = v${f.bias ? ' + BIAS[u.biasOff + n]' : ''}; }
+${f.vecC ? `fn storeC4(b: u32, m: u32, n: u32, v: vec4<f32>) { O[(u.oOff + (b * u.M + m) * u.N + n) / 4u] = v${f.bias ? ' + vec4<f32>(BIAS[u.biasOff + n], BIAS[u.biasOff + n + 1u], BIAS[u.biasOff + n + 2u], BIAS[u.biasOff + n + 3u])' : ''}; }` : ''}
 `,
   };
 }
@@ -66,7 +67,10 @@ export function matmulWgsl(a: Tensor, b: Tensor, out: Tensor, p: MatmulPlan, var
     .u32(p.aOffset).u32(p.bOffset).u32(nBatch).u32(bias?.offset ?? 0)
     .u32(out.offset).u32(0).u32(0).u32(0)
     .arr8(p.batchShape, 1).arr8(p.aBatchStrides).arr8(p.bBatchStrides);
-  const flags = { ...(variant === 'subgroup' && !process.env.FIANET_NOVEC ? vecFlags(p) : { vecA: false, vecBk: false, vecBn: false }), bias: !!bias };
+  const sub = variant === 'subgroup' && !process.env.FIANET_NOVEC;
+  // vec4 stores of the output rows: four columns a lane in one store instead of four bounds-checked ones.
+  const vecC = sub && p.N % 4 === 0 && out.offset % 4 === 0 && !process.env.FIANET_NOVECC;
+  const flags = { ...(sub ? vecFlags(p) : { vecA: false, vecBk: false, vecBn: false }), bias: !!bias, vecC };
   const prog = gemmProgram(layout(flags), variant, subgroupSize, p.M, p.N, nBatch);
   const ts = bias ? [a, b, out, bias] : [a, b, out];
   dispatch(prog.key, bias ? ['read', 'read', 'rw', 'read'] : ['read', 'read', 'rw'], prog.code, ts, u, prog.grid, 'matmul');
