@@ -59,4 +59,29 @@ test('uniform slots: many dispatches per submit each read their own slot; a kern
   assert.throws(() => rt.dispatch(bad, [scratch], new Uint32Array(4), [1, 1, 1], 'test'), /test_bad_uniform_group: its uniforms must be declared as @group\(1\)/);
   rt.pool.release(scratch);
 });
+test('over 65k distinct bind groups in a long run (lavapipe crashes past ~65k live descriptor sets)', async () => {
+  if (!gpu) return;
+  const rt = F.getRuntime();
+  const align = rt.bindingAlignment;
+  const n = 80_000;
+  const buf = rt.pool.acquire(align * 4096 + 1024);
+  const spec = {
+    key: 'test_bind_group_churn',
+    bindings: ['rw'] as const,
+    code: () => `@group(1) @binding(0) var<uniform> u: vec4<u32>;
+@group(0) @binding(1) var<storage, read_write> O: array<u32>;
+@compute @workgroup_size(1) fn main() { O[0] = O[0] + u.x; }`,
+  };
+  const before = rt.bindGroupsCreated;
+  for (let i = 0; i < n; i++) {
+    // A distinct (offset, size) range each time: a new bind group per dispatch.
+    const slot = i % 4096;
+    rt.dispatch(spec, [{ buffer: buf, offset: slot * align, size: 4 * (1 + Math.floor(i / 4096)) }], new Uint32Array([1, 0, 0, 0]), [1, 1, 1], 'test');
+    if (i % 4000 === 3999) await rt.sync(); // a training loop returns to the event loop between steps
+  }
+  const first = new Uint32Array(await rt.read(buf, 0, 4));
+  rt.pool.release(buf);
+  assert.ok(rt.bindGroupsCreated - before >= n, `${rt.bindGroupsCreated - before} bind groups created`);
+  assert.is(first[0], Math.ceil(n / 4096));
+});
 test.run();

@@ -5,6 +5,8 @@
 // buffer set); group 1 holds its uniform slot, one static bind group per ring slot shared by every kernel.
 // Why not one group with a dynamic offset: on lavapipe a dynamic offset costs ≈25 µs per dispatch (39 vs
 // 17 µs for an empty kernel), switching between static bind groups almost nothing.
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { create, globals } from 'webgpu';
 import { BufferPool, type PoolStats } from './buffer-pool.ts';
 import { DEBUG, debugLog } from './debug.ts';
@@ -41,6 +43,19 @@ interface Pipeline {
   layout: GPUBindGroupLayout;
 }
 
+/** Bind groups kept before an eviction (well under the ~65k live descriptor sets lavapipe survives). */
+const BIND_GROUP_CACHE = Number(process.env.FIANET_BIND_GROUP_CACHE ?? 16384);
+
+let gcFn: (() => void) | null = null;
+/** A full garbage collection (V8's gc, exposed at run time). */
+function collectGarbage(): void {
+  if (!gcFn) {
+    v8.setFlagsFromString('--expose-gc');
+    gcFn = vm.runInNewContext('gc') as () => void;
+  }
+  gcFn();
+}
+
 let gpuInstance: unknown = null; // held for the life of the process: webgpu 0.6.2 lifetime bug (PERF-NOTES.md)
 
 export class WebGPURuntime {
@@ -65,6 +80,8 @@ export class WebGPURuntime {
   private pendingDispatches = 0;
   submits = 0;
   compiles = 0;
+  /** Bind groups created since start (each a Vulkan descriptor set on lavapipe; see bindGroupFor). */
+  bindGroupsCreated = 0;
 
   private constructor(
     readonly adapter: GPUAdapter,
@@ -265,14 +282,27 @@ export class WebGPURuntime {
     for (const b of buffers) k += 'buffer' in b ? `${this.pool.ids.get(b.buffer)}@${b.offset}+${b.size},` : this.pool.ids.get(b) + ',';
     let bg = this.bindGroups.get(k);
     if (!bg) {
-      if (this.bindGroups.size > 50000) this.bindGroups.clear();
+      if (this.bindGroups.size >= BIND_GROUP_CACHE) this.evictBindGroups();
       bg = this.device.createBindGroup({
         layout,
         entries: buffers.map((b, i) => ({ binding: i + 1, resource: 'buffer' in b ? b : { buffer: b } })),
       });
       this.bindGroups.set(k, bg);
+      this.bindGroupsCreated++;
     }
     return bg;
+  }
+
+  /**
+   * Drops every cached bind group and collects garbage at once. Each bind group holds a Vulkan descriptor set,
+   * freed only when its JS object is collected, and Dawn on lavapipe crashes (in vkCreateDescriptorPool) once
+   * about 65k are alive; V8 does not see that native memory, so without a collection the dropped ones could
+   * stay alive while new ones are made. Command buffers already recorded keep their own references.
+   */
+  private evictBindGroups(): void {
+    debugLog(1, `bind group cache full (${this.bindGroups.size}): evicting and collecting`);
+    this.bindGroups.clear();
+    collectGarbage();
   }
 
   private ringGroupFor(slot: number): GPUBindGroup {
