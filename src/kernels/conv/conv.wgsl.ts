@@ -47,6 +47,29 @@ fn tapB(c: u32, t: u32) -> u32 { return c + (${tap}) * ${stride}; }
 fn loadB(c: u32, k: u32) -> f32 { return ${vec ? 'TB[(c + k) / 4u][(c + k) % 4u]' : 'TB[c + k]'}; }
 ${vec ? 'fn loadB4(c: u32, k: u32) -> vec4<f32> { return TB[(c + k) / 4u]; }' : ''}`;
 
+// The forward's im2col steps, shared by its two layouts: output pixel p of batch z starts as (image base, ih0,
+// iw0, 1); moved to tap t it is (the tap's pixel offset, ih0, iw0, inside), so a padding tap reads zeros without
+// a per-channel bounds test.
+const MOVE_PIXEL = `fn pixelStart(z: u32, p: u32, off: u32) -> vec4<i32> {
+  let oh = p / u.OW;
+  let ow = p - oh * u.OW;
+  let plane = (z / u.groups) * u.Cin + (z % u.groups) * u.K;
+  return vec4<i32>(i32(off + plane * u.H * u.W), i32(oh * u.sh) - i32(u.ph), i32(ow * u.sw) - i32(u.pw), 1);
+}
+fn movePixel(r: vec4<i32>, t: u32) -> vec4<i32> {
+  let kh = t / u.KW;
+  let ih = r.y + i32(kh * u.dh);
+  let iw = r.z + i32((t - kh * u.KW) * u.dw);
+  let inside = ih >= 0 && ih < i32(u.H) && iw >= 0 && iw < i32(u.W);
+  return vec4<i32>(select(0, r.x + ih * i32(u.W) + iw, inside), r.y, r.z, select(0, 1, inside));
+}`;
+
+// Output channels as rows, output pixels as columns (pointwise and channel-row forward layouts).
+const storeChannelRows = (bias: boolean) => `fn storeC(z: u32, m: u32, n: u32, v: f32) {
+  let co = (z % u.groups) * u.M + m;
+  O[u.oOff + ((z / u.groups) * u.Cout + co) * u.N + n] = v${bias ? ' + BIAS[co]' : ''};
+}`;
+
 function pointwiseLayout(vecA: boolean, vecBn: boolean, bias: boolean): GemmLayout {
   return {
     key: `conv_1x1${vecA ? ':a4' : ''}${vecBn ? ':bn4' : ''}${bias ? ':bias' : ''}`,
@@ -61,10 +84,7 @@ ${vecA ? 'fn loadA4(r: u32, k: u32) -> vec4<f32> { return TA[(r + k) / 4u]; }' :
 fn colB(z: u32, n: u32) -> u32 { return u.bOff + ((z / u.groups) * u.Cin + (z % u.groups) * u.K) * u.N + n; }
 fn loadB(c: u32, k: u32) -> f32 { return ${vecBn ? 'TB[(c + k * u.N) / 4u][(c + k * u.N) % 4u]' : 'TB[c + k * u.N]'}; }
 ${vecBn ? 'fn loadBn4(c: u32, k: u32) -> vec4<f32> { return TB[(c + k * u.N) / 4u]; }' : ''}
-fn storeC(z: u32, m: u32, n: u32, v: f32) {
-  let co = (z % u.groups) * u.M + m;
-  O[u.oOff + ((z / u.groups) * u.Cout + co) * u.N + n] = v${bias ? ' + BIAS[co]' : ''};
-}`,
+${storeChannelRows(bias)}`,
   };
 }
 
@@ -81,19 +101,9 @@ function tapsForwardLayout(vec: boolean, bias: boolean): GemmLayout {
     wgsl: `${UNIFORM}${bind(false, vec, bias)}
 alias RowA = vec4<i32>;
 alias ColB = u32;
-fn rowA(z: u32, m: u32) -> vec4<i32> {
-  let oh = m / u.OW;
-  let ow = m - oh * u.OW;
-  let plane = (z / u.groups) * u.Cin + (z % u.groups) * u.K;
-  return vec4<i32>(i32(u.aOff + plane * u.H * u.W), i32(oh * u.sh) - i32(u.ph), i32(ow * u.sw) - i32(u.pw), 1);
-}
-fn tapA(r: vec4<i32>, t: u32) -> vec4<i32> {
-  let kh = t / u.KW;
-  let ih = r.y + i32(kh * u.dh);
-  let iw = r.z + i32((t - kh * u.KW) * u.dw);
-  let inside = ih >= 0 && ih < i32(u.H) && iw >= 0 && iw < i32(u.W);
-  return vec4<i32>(select(0, r.x + ih * i32(u.W) + iw, inside), r.y, r.z, select(0, 1, inside));
-}
+fn rowA(z: u32, m: u32) -> vec4<i32> { return pixelStart(z, m, u.aOff); }
+${MOVE_PIXEL}
+fn tapA(r: vec4<i32>, t: u32) -> vec4<i32> { return movePixel(r, t); }
 fn loadA(r: vec4<i32>, k: u32) -> f32 { return select(0.0, TA[u32(r.x) + k * u.H * u.W], r.w != 0); }
 fn colB(z: u32, n: u32) -> u32 { return ((z % u.groups) * u.N + n) * u.T * u.K; }
 ${tapWeights(vec, 'u.K')}
@@ -122,24 +132,11 @@ fn rowA(z: u32, m: u32) -> u32 { return u.aOff + ((z % u.groups) * u.M + m) * u.
 fn tapA(r: u32, t: u32) -> u32 { return r + t * u.K; }
 fn loadA(r: u32, k: u32) -> f32 { return ${vecA ? 'TA[(r + k) / 4u][(r + k) % 4u]' : 'TA[r + k]'}; }
 ${vecA ? 'fn loadA4(r: u32, k: u32) -> vec4<f32> { return TA[(r + k) / 4u]; }' : ''}
-fn colB(z: u32, n: u32) -> vec4<i32> {
-  let oh = n / u.OW;
-  let ow = n - oh * u.OW;
-  let plane = (z / u.groups) * u.Cin + (z % u.groups) * u.K;
-  return vec4<i32>(i32(u.bOff + plane * u.H * u.W), i32(oh * u.sh) - i32(u.ph), i32(ow * u.sw) - i32(u.pw), 1);
-}
-fn tapB(c: vec4<i32>, t: u32) -> vec4<i32> {
-  let kh = t / u.KW;
-  let ih = c.y + i32(kh * u.dh);
-  let iw = c.z + i32((t - kh * u.KW) * u.dw);
-  let inside = ih >= 0 && ih < i32(u.H) && iw >= 0 && iw < i32(u.W);
-  return vec4<i32>(select(0, c.x + ih * i32(u.W) + iw, inside), c.y, c.z, select(0, 1, inside));
-}
+fn colB(z: u32, n: u32) -> vec4<i32> { return pixelStart(z, n, u.bOff); }
+${MOVE_PIXEL}
+fn tapB(c: vec4<i32>, t: u32) -> vec4<i32> { return movePixel(c, t); }
 fn loadB(c: vec4<i32>, k: u32) -> f32 { return select(0.0, TB[u32(c.x) + k * u.H * u.W], c.w != 0); }
-fn storeC(z: u32, m: u32, n: u32, v: f32) {
-  let co = (z % u.groups) * u.M + m;
-  O[u.oOff + ((z / u.groups) * u.Cout + co) * u.N + n] = v${bias ? ' + BIAS[co]' : ''};
-}`,
+${storeChannelRows(bias)}`,
   };
 }
 
