@@ -4,7 +4,7 @@ import type { Tensor } from '../../tensor/tensor.ts';
 import { scope } from '../../tensor/scope.ts';
 import { shapeStr } from '../../tensor/shape.ts';
 import { gelu } from '../../kernels/elementwise/elementwise.op.ts';
-import { concat, pad, permute, reshape, roll, slice, flatten } from '../../kernels/movement/movement.op.ts';
+import { pad, permute, reshape, roll } from '../../kernels/movement/movement.op.ts';
 import { cropFromWindow, padToWindow, windowPartition, windowReverse } from '../../kernels/attention/swin.ts';
 import { Module } from '../../nn/module.ts';
 import { Linear, type InitOptions } from '../../nn/layers.ts';
@@ -100,10 +100,12 @@ export class PatchMerging extends Module {
     const [B, , C] = x.shape as [number, number, number];
     let g = reshape(x, [B, H, W, C]);
     if (H % 2 || W % 2) g = pad(g, [0, 0, 0, W % 2, 0, H % 2]);
-    // x0 = (even row, even col), x1 = (odd row, even col), x2 = (even row, odd col), x3 = (odd row, odd col).
-    const sub = (r: number, c: number) => slice(slice(g, 1, r, undefined, 2), 2, c, undefined, 2);
-    const cat = concat([sub(0, 0), sub(1, 0), sub(0, 1), sub(1, 1)], -1);
-    const [h, w] = [cat.shape[1]!, cat.shape[2]!];
-    return { x: this.reduction.forward(this.norm.forward(flatten(cat, 1, 2))), H: h, W: w };
+    // torch.cat([x0, x1, x2, x3], -1) with x0 = (even row, even col), x1 = (odd row, even col), x2 = (even row,
+    // odd col), x3 = (odd row, odd col): channel block (col parity, row parity) of pixel (i, j). As a view
+    // (B, h, 2, w, 2, C) -> (B, h, w, col parity, row parity, C) it is one copy, and its gradient one copy back,
+    // instead of four strided slices, a concat and four zero-filled slice gradients summed.
+    const [h, w] = [g.shape[1]! / 2, g.shape[2]! / 2];
+    const cat = reshape(permute(reshape(g, [B, h, 2, w, 2, C]), [0, 1, 3, 4, 2, 5]), [B, h * w, 4 * C]);
+    return { x: this.reduction.forward(this.norm.forward(cat)), H: h, W: w };
   }
 }
