@@ -64,13 +64,13 @@ export const fitsBinding = (ts: readonly (Tensor | null)[], limit = getRuntime()
   ts.every((t) => !t || bindingBytes(t, limit) <= limit);
 
 /**
- * Runs `launch(out, ins)` once when every binding fits; otherwise on pieces of `out` (dims 0..maxDim-1, outer
- * first: a dim is split only once the dims before it are down to one row), each input narrowed where `align`
- * says it runs along the split dim. Operands are windowed before the launch. `ins` may hold nulls (absent
- * optional operands). `first` tells the launch where its piece starts: the element offset of its first element from
- * `out`'s (for a dense out, the row-major index; counter-based random streams use it). `multiple`: pieces along dim 0 start and end at multiples of it (attention's periodic masks).
- * When a one-row piece along every splittable dim still does not fit, `onTooLarge`
- * (if given) gets the piece; otherwise this throws naming the op and shapes.
+ * Runs `launch(out, ins, first)` once when every binding fits; otherwise on pieces of `out` (dims 0..maxDim-1,
+ * outer first: a dim is split only once the dims before it are down to one row), each input narrowed where
+ * `align` says it runs along the split dim. Operands are windowed before the launch; `ins` may hold nulls
+ * (absent optional operands). `first` is the offset of the piece's first element from `out`'s (for a dense out,
+ * its row-major index: counter-based random streams use it). `multiple`: pieces along dim 0 start and end at
+ * multiples of it (attention's periodic masks). When a one-row piece along every splittable dim still does not
+ * fit, `onTooLarge` (if given) gets the piece; otherwise this throws naming the op and shapes.
  */
 export function splitForBinding(
   op: string, out: Tensor, ins: readonly (Tensor | null)[], align: Align, launch: (out: Tensor, ins: (Tensor | null)[], first: number) => void,
@@ -134,12 +134,12 @@ export function splitForBinding(
   run(out, [...ins], 0);
 }
 
+const emptyLike = (t: Tensor) => empty(t.shape, t.dtype, t.device);
+
 /**
  * For a kernel that writes its output dense from element 0: writes the piece `o` directly when it is such a
  * tensor, else into a fresh tensor of its shape that is then copied in (split pieces only).
  */
-const emptyLike = (t: Tensor) => empty(t.shape, t.dtype, t.device);
-
 export function intoPiece(o: Tensor, write: (dense: Tensor) => void): void {
   if (o.offset === 0 && o.isContiguous) return write(o);
   const t = emptyLike(o);
