@@ -32,10 +32,11 @@ await yargs(hideBin(process.argv))
   .command('bench', 'run the benchmark suite (one JSON object per line with --json)', (y) =>
     y.option('only', { type: 'string', describe: 'comma-separated benchmark names' })
       .option('json', { type: 'boolean', default: false })
-      .option('all', { type: 'boolean', default: false, describe: 'include the paper-size model benchmarks (minutes on lavapipe)' }),
+      .option('all', { type: 'boolean', default: false, describe: 'include the paper-size model benchmarks (minutes on lavapipe)' })
+      .option('rounds', { type: 'number', default: 1, describe: 'run the selection N times, interleaved, and report each benchmark\'s median round with ms_min/ms_max (for noisy machines)' }),
   async (a) => {
     const { runBench } = await import('./cli/bench.ts');
-    await withDevice((d) => runBench(a.only ? a.only.split(',') : null, a.json, d, a.all));
+    await withDevice((d) => runBench(a.only ? a.only.split(',') : null, a.json, d, a.all, a.rounds));
   })
   .command('synth', 'write a synthetic dataset in the exact on-disk format of RRSIS-D or RefSegRS', (y) =>
     y.option('format', { choices: ['rrsisd', 'refsegrs'] as const, demandOption: true })
