@@ -13,10 +13,10 @@ export interface BenchResult {
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** Median ms of `reps` runs after one warm-up, each timed around a queue sync. */
-export async function timeIt(fn: () => void, reps: number, device: F.DeviceName): Promise<number> {
+/** Median ms of `reps` runs after `warmup` untimed ones, each timed around a queue sync. */
+export async function timeIt(fn: () => void, reps: number, device: F.DeviceName, warmup = 1): Promise<number> {
   const sync = async () => { if (device === 'webgpu') await F.getRuntime().sync(); };
-  fn();
+  for (let w = 0; w < warmup; w++) fn();
   await sync();
   const times: number[] = [];
   for (let r = 0; r < reps; r++) {

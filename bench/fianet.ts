@@ -8,7 +8,7 @@ import { FIANet } from '../src/models/fianet/model.ts';
 import { forwardMacs } from '../src/models/fianet/summary.ts';
 import { fianetLoss } from '../src/kernels/loss/loss.op.ts';
 import type { FianetConfig } from '../src/config/fianet.ts';
-import type { BenchResult } from './engine.ts';
+import { timeIt, type BenchResult } from './engine.ts';
 
 export const HEAVY_BENCHES = new Set(['fianet_b480_forward', 'fianet_b480_train_step']);
 
@@ -41,19 +41,12 @@ async function measure(name: string, cfg: FianetConfig, B: number, device: F.Dev
     opt!.step();
     model.zeroGrad();
   });
-  const sync = async () => { if (rt) await rt.sync(); };
+  // Warm up first, so the peak and the dispatch count cover only the timed steps.
   run();
-  await sync();
+  if (rt) await rt.sync();
   rt?.pool.resetPeak();
   const d0 = rt?.dispatches ?? 0;
-  const times: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    run();
-    await sync();
-    times.push(performance.now() - t0);
-  }
-  const ms = times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+  const ms = await timeIt(run, reps, device, 0);
   const macs = forwardMacs(cfg, B).total * (trainStep ? 3 : 1);
   const params = model.numParameters();
   const res: BenchResult = {

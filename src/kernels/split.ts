@@ -137,13 +137,15 @@ export function splitForBinding(
 const emptyLike = (t: Tensor) => empty(t.shape, t.dtype, t.device);
 
 /**
- * For a kernel that writes its output dense from element 0: writes the piece `o` directly when it is such a
- * tensor, else into a fresh tensor of its shape that is then copied in (split pieces only).
+ * For a kernel that writes its outputs dense from element 0: passes each piece in `outs` through when it is
+ * such a tensor, else a fresh tensor of its shape that is copied into the piece afterwards (split pieces only).
  */
-export function intoPiece(o: Tensor, write: (dense: Tensor) => void): void {
-  if (o.offset === 0 && o.isContiguous) return write(o);
-  const t = emptyLike(o);
-  write(t);
-  copyInto(t, o);
-  t.dispose();
+export function intoPieces(outs: Tensor[], write: (dense: Tensor[]) => void): void {
+  const ds = outs.map((o) => (o.offset === 0 && o.isContiguous ? o : emptyLike(o)));
+  write(ds);
+  ds.forEach((t, k) => {
+    if (t === outs[k]) return;
+    copyInto(t, outs[k]!);
+    t.dispose();
+  });
 }

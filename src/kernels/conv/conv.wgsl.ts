@@ -269,29 +269,38 @@ fn storeC(zc: u32, m: u32, n: u32, v: f32) {
 
 interface Phase { py: number; px: number; kh0: number; kw0: number; nkw: number; Wp: number }
 
-function uniforms(g: ConvGeom, M: number, N: number, K: number, aOff: number, bOff: number, oOff: number, T: number, cs = 0, ps = 0, TC = T, Z = 0, ph: Phase | null = null): Uniforms {
-  return new Uniforms()
-    .u32(M).u32(N).u32(K).u32(g.groups)
-    .u32(g.B).u32(g.Cin).u32(g.H).u32(g.W)
-    .u32(g.Cout).u32(g.KH).u32(g.KW).u32(g.OH)
-    .u32(g.OW).u32(g.sh).u32(g.sw).u32(g.ph)
-    .u32(g.pw).u32(g.dh).u32(g.dw).u32(aOff)
-    .u32(bOff).u32(T).u32(cs).u32(ps)
-    .u32(oOff).u32(TC).u32(Z).u32(0)
-    .u32(ph?.py ?? 0).u32(ph?.px ?? 0).u32(ph?.kh0 ?? 0).u32(ph?.kw0 ?? 0)
-    .u32(ph?.nkw ?? 1).u32(ph?.Wp ?? 1).u32(0).u32(0);
-}
-
 /** A dense copy of `x` with its axes permuted (no autograd: for use inside kernels). */
 function permuted(x: Tensor, dims: number[]): Tensor {
   return dense(x.view(dims.map((d) => x.shape[d]!), dims.map((d) => x.strides[d]!), x.offset));
 }
 
-function run(layout: GemmLayout, g: ConvGeom, M: number, N: number, K: number, batches: number, a: Tensor, b: Tensor, out: Tensor, bias: Tensor | null, op: string, T = 0, cs = 0, ps = 0, chunks = 1, phase: Phase | null = null): void {
+/** One GEMM launch: M x N per batch, `batches` of them, reduction u.T taps (0: none) of K. */
+interface Launch {
+  M: number; N: number; K: number; batches: number;
+  T?: number;
+  /** The weight gradient's input strides per channel and per pixel (NCHW or NHWC). */
+  cs?: number; ps?: number;
+  /** The weight gradient's split reduction: `chunks` partial results (splitT layouts). */
+  chunks?: number;
+  /** The phased input gradient's phase. */
+  phase?: Phase;
+}
+
+function run(layout: GemmLayout, g: ConvGeom, l: Launch, a: Tensor, b: Tensor, out: Tensor, bias: Tensor | null, op: string): void {
+  const { M, N, K, batches, T = 0, cs = 0, ps = 0, chunks = 1, phase } = l;
   const prog = gemmProgram(layout, chooseMatmulVariant(), getRuntime().report.subgroupSize, M, N, batches * chunks);
   const tensors = bias ? [a, b, out, bias] : [a, b, out];
   const bindings: ('read' | 'rw')[] = bias ? ['read', 'read', 'rw', 'read'] : ['read', 'read', 'rw'];
-  const u = uniforms(g, M, N, K, a.offset, b.offset, out.offset, T, cs, ps, Math.ceil(T / chunks), batches, phase);
+  const u = new Uniforms()
+    .u32(M).u32(N).u32(K).u32(g.groups)
+    .u32(g.B).u32(g.Cin).u32(g.H).u32(g.W)
+    .u32(g.Cout).u32(g.KH).u32(g.KW).u32(g.OH)
+    .u32(g.OW).u32(g.sh).u32(g.sw).u32(g.ph)
+    .u32(g.pw).u32(g.dh).u32(g.dw).u32(a.offset)
+    .u32(b.offset).u32(T).u32(cs).u32(ps)
+    .u32(out.offset).u32(Math.ceil(T / chunks)).u32(batches).u32(0)
+    .u32(phase?.py ?? 0).u32(phase?.px ?? 0).u32(phase?.kh0 ?? 0).u32(phase?.kw0 ?? 0)
+    .u32(phase?.nkw ?? 1).u32(phase?.Wp ?? 1).u32(0).u32(0);
   dispatch(prog.key, bindings, prog.code, tensors, u, prog.grid, op);
 }
 
@@ -311,16 +320,16 @@ export function convForwardWgsl(x: Tensor, w: Tensor, bias: Tensor | null, g: Co
   const cinG = g.Cin / g.groups;
   if (isPointwise(g)) {
     const N = g.OH * g.OW;
-    run(pointwiseLayout(sub && div4(cinG, w.offset), sub && div4(N, x.offset), !!bias), g, g.Cout / g.groups, N, cinG, g.B * g.groups, w, x, y, bias, 'conv2d');
+    run(pointwiseLayout(sub && div4(cinG, w.offset), sub && div4(N, x.offset), !!bias), g, { M: g.Cout / g.groups, N, K: cinG, batches: g.B * g.groups }, w, x, y, bias, 'conv2d');
     return;
   }
   const wt = permuted(w, [0, 2, 3, 1]); // (Cout, KH*KW, Cin/groups)
   const coutG = g.Cout / g.groups;
   if (sub && coutG < 4 * getRuntime().report.subgroupSize) {
     // Few output channels: channel rows (convnet's 3->16 stem: 2x faster than pixel rows at 16 of 32 columns).
-    run(tapsForwardChannelRowsLayout(cinG % 4 === 0, !!bias), g, coutG, g.OH * g.OW, cinG, g.B * g.groups, wt, x, y, bias, 'conv2d', g.KH * g.KW);
+    run(tapsForwardChannelRowsLayout(cinG % 4 === 0, !!bias), g, { M: coutG, N: g.OH * g.OW, K: cinG, batches: g.B * g.groups, T: g.KH * g.KW }, wt, x, y, bias, 'conv2d');
   } else {
-    run(tapsForwardLayout(sub && cinG % 4 === 0, !!bias), g, g.OH * g.OW, coutG, cinG, g.B * g.groups, x, wt, y, bias, 'conv2d', g.KH * g.KW);
+    run(tapsForwardLayout(sub && cinG % 4 === 0, !!bias), g, { M: g.OH * g.OW, N: coutG, K: cinG, batches: g.B * g.groups, T: g.KH * g.KW }, x, wt, y, bias, 'conv2d');
   }
   wt.dispose();
 }
@@ -339,11 +348,12 @@ export function convInputGradWgsl(dy: Tensor, w: Tensor, g: ConvGeom, dx: Tensor
         const nkh = kh0 < g.KH ? Math.ceil((g.KH - kh0) / g.sh) : 0;
         const nkw = kw0 < g.KW ? Math.ceil((g.KW - kw0) / g.sw) : 0;
         const [Hp, Wp] = [Math.ceil((g.H - py) / g.sh), Math.ceil((g.W - px) / g.sw)];
-        run(layout, g, Hp * Wp, N, coutG, Z, dy, wt, dx, null, 'conv2d_input_grad', nkh * nkw, 0, 0, 1, { py, px, kh0, kw0, nkw: Math.max(nkw, 1), Wp });
+        const phase = { py, px, kh0, kw0, nkw: Math.max(nkw, 1), Wp };
+        run(layout, g, { M: Hp * Wp, N, K: coutG, batches: Z, T: nkh * nkw, phase }, dy, wt, dx, null, 'conv2d_input_grad');
       }
     }
   } else {
-    run(tapsDgradLayout(vec, false), g, g.H * g.W, N, coutG, Z, dy, wt, dx, null, 'conv2d_input_grad', g.KH * g.KW);
+    run(tapsDgradLayout(vec, false), g, { M: g.H * g.W, N, K: coutG, batches: Z, T: g.KH * g.KW }, dy, wt, dx, null, 'conv2d_input_grad');
   }
   wt.dispose();
 }
@@ -365,11 +375,12 @@ export function convWeightGradWgsl(dy: Tensor, x: Tensor, g: ConvGeom, dw: Tenso
   // Few output tiles over a long reduction: split the (b, oh) rows into chunks, one partial dW each.
   const tiles = Math.ceil(M / SG_TM) * Math.ceil(N / (4 * S)) * Z;
   const chunks = sub ? Math.max(1, Math.min(Math.ceil(WGRAD_TARGET_GROUPS / tiles), Math.floor((T * g.OW) / WGRAD_MIN_CHUNK))) : 1;
+  const launch: Launch = { M, N, K: g.OW, batches: Z, T, cs, ps, chunks };
   if (chunks === 1) {
-    run(layout, g, M, N, g.OW, Z, dy, xs, dw, null, 'conv2d_weight_grad', T, cs, ps);
+    run(layout, g, launch, dy, xs, dw, null, 'conv2d_weight_grad');
   } else {
     const parts = empty([chunks, ...dw.shape], dw.dtype, dw.device);
-    run(layout, g, M, N, g.OW, Z, dy, xs, parts, null, 'conv2d_weight_grad', T, cs, ps, chunks);
+    run(layout, g, launch, dy, xs, parts, null, 'conv2d_weight_grad');
     reduceInto('sum', parts, [0], false, 1, dw);
     parts.dispose();
   }

@@ -8,8 +8,8 @@ import { apply, type FunctionDef } from '../../tensor/autograd.ts';
 import { shapeStr } from '../../tensor/shape.ts';
 import { empty, type Tensor } from '../../tensor/tensor.ts';
 import { sameDevice } from '../common.ts';
-import { contiguous, copyInto } from '../movement/movement.op.ts';
-import { intoPiece, splitForBinding } from '../split.ts';
+import { contiguous } from '../movement/movement.op.ts';
+import { intoPieces, splitForBinding } from '../split.ts';
 import { gateBackwardCpu, gateCpu, poolConcatBackwardCpu, poolConcatCpu } from './tmem.cpu.ts';
 import { FDIV_LIMIT, gateBackwardWgsl, gateWgsl, POOL_GROUP, poolConcatBackwardWgsl, poolConcatWgsl, type GateShape } from './tmem.wgsl.ts';
 
@@ -42,7 +42,7 @@ const poolConcatFn: FunctionDef<PoolAttrs> = {
       poolConcatCpu(ins.map((x) => ({ data: x.t.storage.cpu!, offset: x.t.offset, strides: x.t.strides, C: x.C, H: x.H, W: x.W })), a.B, a.oh, a.ow, out.storage.cpu!);
     } else {
       // Past the binding limit: pieces of the batch (split.ts).
-      splitForBinding('pyramidPoolConcat', out, ins.map((x) => x.t), batchAlign, (o, ts) => intoPiece(o, (od) => {
+      splitForBinding('pyramidPoolConcat', out, ins.map((x) => x.t), batchAlign, (o, ts) => intoPieces([o], ([od]) => {
         for (const g of groups(ins.map((x, k) => ({ ...x, t: ts[k]! })))) poolConcatWgsl(g, od.shape[0]!, Ctot, a.oh, a.ow, od);
       }), { maxDim: 1 });
     }
@@ -64,7 +64,7 @@ const poolConcatFn: FunctionDef<PoolAttrs> = {
       // One gather dispatch per input map: a single launch would make lanes divide to find their map.
       dims.forEach((d, k) => {
         if (dxs[k]!.size === 0) return;
-        splitForBinding('pyramidPoolConcat.backward', dxs[k]!, [g], batchAlign, (o, [go]) => intoPiece(o, (od) => {
+        splitForBinding('pyramidPoolConcat.backward', dxs[k]!, [g], batchAlign, (o, [go]) => intoPieces([o], ([od]) => {
           poolConcatBackwardWgsl(go!, { ...d, t: od }, od, od.shape[0]!, Ctot, a.oh, a.ow);
         }), { maxDim: 1 });
       });
@@ -119,7 +119,7 @@ const gateFn: FunctionDef<null> = {
       if (out.device === 'cpu') gateCpu(local.storage.cpu!, local.offset, glob.storage.cpu!, glob.offset, act.storage.cpu!, act.offset, d, out.storage.cpu!);
       else {
         // Past the binding limit: pieces of whole planes (split.ts).
-        splitForBinding('tmemGate', out, [local, glob, act], planeAlign, (o, [l, gl, ac]) => intoPiece(o, (od) => {
+        splitForBinding('tmemGate', out, [local, glob, act], planeAlign, (o, [l, gl, ac]) => intoPieces([o], ([od]) => {
           gateWgsl(l!, gl!, ac!, gateShape(l!, ac!), od);
         }), { maxDim: 2 });
       }
@@ -145,13 +145,10 @@ const gateFn: FunctionDef<null> = {
         // dense outputs, so pieces go through fresh tensors.
         splitForBinding('tmemGate.backward', dLocal, [g, local, act, dGlob, dAct], planeAlign, (o, [go, lo, ao, dgo, dao]) => {
           const dp = gateShape(lo!, ao!);
-          const fresh = [o, dgo!, dao!].map((t) => (t.offset === 0 && t.isContiguous ? t : empty(t.shape, t.dtype, t.device)));
-          const v = empty([dp.P * dp.h * dp.W * 2], 'f32', g.device);
-          gateBackwardWgsl(go!, lo!, ao!, dp, fresh[0]!, fresh[1]!, fresh[2]!, v);
-          v.dispose();
-          fresh.forEach((t, k) => {
-            const dst = [o, dgo!, dao!][k]!;
-            if (t !== dst) { copyInto(t, dst); t.dispose(); }
+          intoPieces([o, dgo!, dao!], ([dl, dgl, da]) => {
+            const v = empty([dp.P * dp.h * dp.W * 2], 'f32', g.device);
+            gateBackwardWgsl(go!, lo!, ao!, dp, dl!, dgl!, da!, v);
+            v.dispose();
           });
         }, { maxDim: 2 });
       }
