@@ -55,14 +55,20 @@ export function wgslOffsetFn(name: string, rank: string, shape: string, strides:
   const T = strides.length === 1 ? 'u32' : `vec${strides.length}<u32>`;
   const at = (f: string) => `${f}[dd / 4u][dd % 4u]`;
   const step = strides.length === 1 ? at(strides[0]!) : `${T}(${strides.map(at).join(', ')})`;
+  // The outermost dim needs no division (i is in range, so what remains is its index): integer division is
+  // scalarised per lane on llvmpipe, and rank-1 batch decodes (every batched matmul) then cost none.
   return `fn ${name}(i: u32, base: ${T}) -> ${T} {
   var rem = i;
   var o = base;
-  for (var d = i32(${rank}) - 1; d >= 0; d--) {
+  for (var d = i32(${rank}) - 1; d > 0; d--) {
     let dd = u32(d);
     let s = ${at(shape)};
     o += (rem % s) * ${step};
     rem = rem / s;
+  }
+  if (${rank} > 0u) {
+    let dd = 0u;
+    o += rem * ${step};
   }
   return o;
 }`;

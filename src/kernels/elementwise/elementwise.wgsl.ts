@@ -68,11 +68,17 @@ fn main(${WGSL_IDS}) {
   if (u.contig == 0u) {
     ${idxReset}
     var rem = i;
-    for (var d = i32(u.rank) - 1; d >= 0; d--) {
+    for (var d = i32(u.rank) - 1; d > 0; d--) {
       let dd = u32(d);
       let s = u.shape[dd / 4u][dd % 4u];
       let q = rem % s;
       rem = rem / s;
+      ${idxStep}
+    }
+    // The outermost index is what remains (i < n): no division, which llvmpipe does per lane.
+    if (u.rank > 0u) {
+      let dd = 0u;
+      let q = rem;
       ${idxStep}
     }
   }

@@ -20,10 +20,11 @@ function copySource(t: DType, rank: number): string {
   const at = (arr: string, d: number) => `u.${arr}[${d >> 2}].${'xyzw'[d & 3]}`;
   const outer: string[] = [];
   for (let d = rank - 2; d >= 0; d--) {
+    // The outermost index is what remains: no division.
     outer.push(`{
     let s = ${at('shape', d)};
-    let q = rem % s;
-    rem = rem / s;
+    let q = ${d === 0 ? 'rem' : 'rem % s'};
+    ${d === 0 ? '' : 'rem = rem / s;'}
     so += ((q + s - ${at('shift', d)}) % s) * ${at('ss', d)};
     dO += q * ${at('ds', d)};
   }`);

@@ -46,13 +46,21 @@ fn main(${WGSL_IDS}) {
   let base = outOffset(o, u.offset);
   var acc = f32(${init});
   var best = 0u;
-  // Odometer over the reduced dims: no division per element.
+  // The innermost reduced dim is a plain strided loop; an odometer steps the outer reduced dims once per row
+  // (no division). Per element, the odometer's dynamically indexed arrays cost llvmpipe several gathers.
+  let hasRed = u.redRank > 0u;
+  let last = select(0u, u.redRank - 1u, hasRed);
+  let inner = select(1u, u.redShape[last / 4u][last % 4u], hasRed);
+  let innerStr = select(0u, u.redStr[last / 4u][last % 4u], hasRed);
   var idx = array<u32, 8>(0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u);
   var off = base;
-  for (var r = 0u; r < u.count; r++) {
-    let v = f32(X[off]);
-    ${step}
-    var d = i32(u.redRank) - 1;
+  for (var ro = 0u; ro < u.count; ro += inner) {
+    for (var i = 0u; i < inner; i++) {
+      let r = ro + i;
+      let v = f32(X[off + i * innerStr]);
+      ${step}
+    }
+    var d = i32(u.redRank) - 2;
     loop {
       if (d < 0) { break; }
       let dd = u32(d);
