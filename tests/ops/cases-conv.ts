@@ -29,6 +29,10 @@ export const CASES_CONV: OpCase[] = [
   c2('groups 2 stride 2, channels x4 per group', [1, 8, 7, 6], [8, 4, 3, 3], false, { stride: 2, padding: 1, groups: 2 }),
   // Forward layouts by output channels: channel rows below a tile's 4S columns (most cases here), pixel rows from it.
   c2('3x3, 32 output channels (pixel rows)', [1, 4, 5, 6], [32, 4, 3, 3], true, { padding: 1 }),
+  // Input-gradient layouts by input channels per group: channel rows below a tile's 4S columns (most cases
+  // here), pixel rows from it, unphased and phased.
+  c2('32 input channels (pixel-row input gradient)', [1, 32, 5, 6], [4, 32, 3, 3], false, { padding: 1 }),
+  c2('32 input channels stride 2 (pixel-row phased input gradient)', [1, 32, 7, 6], [8, 32, 3, 3], true, { stride: 2, padding: 1 }),
   // Phased input gradient (stride > 1): phases that no tap reaches store zeros.
   c2('1x1 stride 2 (input-gradient phases without taps)', [1, 4, 5, 6], [3, 4, 1, 1], true, { stride: 2 }),
   c2('2x2 stride 3 pad 1', [1, 3, 8, 7], [2, 3, 2, 2], false, { stride: 3, padding: 1 }),

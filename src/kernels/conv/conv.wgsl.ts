@@ -140,14 +140,54 @@ ${storeChannelRows(bias)}`,
   };
 }
 
+// The input gradient's pixel steps, shared by its two layouts. pixel(m): input pixel m (of the phase when phased)
+// as (ih, iw). dyStart: its state (dY plane base, ih + ph, iw + pw, 1); dyMove resolves tap t's (oh, ow) =
+// ((ih + p - kh*d) / s, ...) and whether it lies inside, once per tap, as (pixel offset, -, -, inside).
+// Any stride: every pixel visits every tap, and the taps whose (ih + p - kh*d) does not divide by s read zeros.
+// `phased` (stride > 1, dilation 1): one launch per phase (ih mod sh, iw mod sw) = (u.py, u.px) over that phase's
+// pixels, visiting only the taps kh = kh0 + sh*j (kh0 = (py + ph) mod sh, likewise kw) that reach it: for a
+// 3x3 stride-2 convolution 9/4 taps per pixel instead of 9, no wasted multiplies. A phase with no taps stores zeros.
+const dgradPixels = (phased: boolean, dy: 'TA' | 'TB') => `${phased
+  ? `fn pixel(m: u32) -> vec2<u32> {
+  let i = m / u.Wp;
+  return vec2<u32>(u.py + i * u.sh, u.px + (m - i * u.Wp) * u.sw);
+}
+fn tapHW(t: u32) -> vec2<u32> {
+  let j = t / u.nkw;
+  return vec2<u32>(u.kh0 + j * u.sh, u.kw0 + (t - j * u.nkw) * u.sw);
+}`
+  : `fn pixel(m: u32) -> vec2<u32> {
+  let ih = m / u.W;
+  return vec2<u32>(ih, m - ih * u.W);
+}
+fn tapHW(t: u32) -> vec2<u32> {
+  let kh = t / u.KW;
+  return vec2<u32>(kh, t - kh * u.KW);
+}`}
+fn dyStart(z: u32, m: u32, off: u32) -> vec4<i32> {
+  let p = pixel(m);
+  let plane = (z / u.groups) * u.Cout + (z % u.groups) * u.K;
+  return vec4<i32>(i32(off + plane * u.OH * u.OW), i32(p.x + u.ph), i32(p.y + u.pw), 1);
+}
+fn dyMove(r: vec4<i32>, t: u32) -> vec4<i32> {
+  let k = tapHW(t);
+  let th = r.y - i32(k.x * u.dh);
+  let tw = r.z - i32(k.y * u.dw);
+  let oh = th / i32(u.sh);
+  let ow = tw / i32(u.sw);
+  let ok = th >= 0 && tw >= 0 && ${phased ? '' : 'th % i32(u.sh) == 0 && tw % i32(u.sw) == 0 && '}oh < i32(u.OH) && ow < i32(u.OW);
+  return vec4<i32>(select(0, r.x + oh * i32(u.OW) + ow, ok), r.y, r.z, select(0, 1, ok));
+}
+fn loadDy(r: vec4<i32>, k: u32) -> f32 { return select(0.0, ${dy}[u32(r.x) + k * u.OH * u.OW], r.w != 0); }
+// dX[b, ci, pixel(m)] of batch z = (b, group); ci counts over all groups.
+fn storeDx(z: u32, ci: u32, m: u32, v: f32) {
+  let p = pixel(m);
+  O[u.oOff + (((z / u.groups) * u.Cin + ci) * u.H + p.x) * u.W + p.y] = v;
+}`;
+
 /**
  * Input gradient: rows are input pixels, columns input channels of the group, the inner reduction the group's
- * output channels (K) read with stride OH*OW. tapA resolves (oh, ow) = ((ih + p - kh*d) / s, ...) and whether it
- * lies inside, once per tap. Wt = W as (Cin/groups, KH*KW, Cout).
- * Any stride: every pixel visits every tap, and the taps whose (ih + p - kh*d) does not divide by s read zeros.
- * `phased` (stride > 1, dilation 1): one launch per phase (ih mod sh, iw mod sw) = (u.py, u.px) over that phase's
- * pixels, visiting only the taps kh = kh0 + sh*j (kh0 = (py + ph) mod sh, likewise kw) that reach it: for a
- * 3x3 stride-2 convolution 9/4 taps per pixel instead of 9, no wasted multiplies. A phase with no taps stores zeros.
+ * output channels (K) read with stride OH*OW. Wt = W as (Cin/groups, KH*KW, Cout).
  */
 function tapsDgradLayout(vec: boolean, phased: boolean): GemmLayout {
   return {
@@ -157,44 +197,39 @@ function tapsDgradLayout(vec: boolean, phased: boolean): GemmLayout {
     wgsl: `${UNIFORM}${bind(false, vec, false)}
 alias RowA = vec4<i32>;
 alias ColB = u32;
-${phased
-    ? `fn pixel(m: u32) -> vec2<u32> {
-  let i = m / u.Wp;
-  return vec2<u32>(u.py + i * u.sh, u.px + (m - i * u.Wp) * u.sw);
-}
-fn tapHW(t: u32) -> vec2<u32> {
-  let j = t / u.nkw;
-  return vec2<u32>(u.kh0 + j * u.sh, u.kw0 + (t - j * u.nkw) * u.sw);
-}`
-    : `fn pixel(m: u32) -> vec2<u32> {
-  let ih = m / u.W;
-  return vec2<u32>(ih, m - ih * u.W);
-}
-fn tapHW(t: u32) -> vec2<u32> {
-  let kh = t / u.KW;
-  return vec2<u32>(kh, t - kh * u.KW);
-}`}
-fn rowA(z: u32, m: u32) -> vec4<i32> {
-  let p = pixel(m);
-  let plane = (z / u.groups) * u.Cout + (z % u.groups) * u.K;
-  return vec4<i32>(i32(u.aOff + plane * u.OH * u.OW), i32(p.x + u.ph), i32(p.y + u.pw), 1);
-}
-fn tapA(r: vec4<i32>, t: u32) -> vec4<i32> {
-  let k = tapHW(t);
-  let th = r.y - i32(k.x * u.dh);
-  let tw = r.z - i32(k.y * u.dw);
-  let oh = th / i32(u.sh);
-  let ow = tw / i32(u.sw);
-  let ok = th >= 0 && tw >= 0 && ${phased ? '' : 'th % i32(u.sh) == 0 && tw % i32(u.sw) == 0 && '}oh < i32(u.OH) && ow < i32(u.OW);
-  return vec4<i32>(select(0, r.x + oh * i32(u.OW) + ow, ok), r.y, r.z, select(0, 1, ok));
-}
-fn loadA(r: vec4<i32>, k: u32) -> f32 { return select(0.0, TA[u32(r.x) + k * u.OH * u.OW], r.w != 0); }
+${dgradPixels(phased, 'TA')}
+fn rowA(z: u32, m: u32) -> vec4<i32> { return dyStart(z, m, u.aOff); }
+fn tapA(r: vec4<i32>, t: u32) -> vec4<i32> { return dyMove(r, t); }
+fn loadA(r: vec4<i32>, k: u32) -> f32 { return loadDy(r, k); }
 fn colB(z: u32, n: u32) -> u32 { return n * u.KH * u.KW * u.Cout + (z % u.groups) * u.K; }
 ${tapWeights(vec, 'u.Cout', 'dot(tapHW(t), vec2<u32>(u.KW, 1u))')}
-fn storeC(z: u32, m: u32, n: u32, v: f32) {
-  let p = pixel(m);
-  O[u.oOff + (((z / u.groups) * u.Cin + (z % u.groups) * u.N + n) * u.H + p.x) * u.W + p.y] = v;
-}`,
+fn storeC(z: u32, m: u32, n: u32, v: f32) { storeDx(z, (z % u.groups) * u.N + n, m, v); }`,
+  };
+}
+
+/**
+ * Input gradient with channel rows, for few input channels per group (fewer than a tile's 4S columns, which the
+ * pixel-row layout would leave idle: convnet's 16-channel stem output half filled them): rows are the group's
+ * input channels, columns input pixels carrying their dY state through the taps. A = Wt (Cin/groups, KH*KW,
+ * Cout) read four output channels at a time (vecA).
+ */
+function tapsDgradChannelRowsLayout(vecA: boolean, phased: boolean): GemmLayout {
+  return {
+    key: `conv_dgrad_taps:cirows${phased ? ':phased' : ''}${vecA ? ':a4' : ''}`,
+    taps: true,
+    vecA,
+    wgsl: `${UNIFORM}${bind(vecA, false, false)}
+alias RowA = u32;
+alias ColB = vec4<i32>;
+${dgradPixels(phased, 'TB')}
+fn rowA(z: u32, m: u32) -> u32 { return u.aOff + m * u.KH * u.KW * u.Cout + (z % u.groups) * u.K; }
+fn tapA(r: u32, t: u32) -> u32 { return r + dot(tapHW(t), vec2<u32>(u.KW, 1u)) * u.Cout; }
+fn loadA(r: u32, k: u32) -> f32 { return ${vecA ? 'TA[(r + k) / 4u][(r + k) % 4u]' : 'TA[r + k]'}; }
+${vecA ? 'fn loadA4(r: u32, k: u32) -> vec4<f32> { return TA[(r + k) / 4u]; }' : ''}
+fn colB(z: u32, n: u32) -> vec4<i32> { return dyStart(z, n, u.bOff); }
+fn tapB(c: vec4<i32>, t: u32) -> vec4<i32> { return dyMove(c, t); }
+fn loadB(c: vec4<i32>, k: u32) -> f32 { return loadDy(c, k); }
+fn storeC(z: u32, m: u32, n: u32, v: f32) { storeDx(z, (z % u.groups) * u.M + m, n, v); }`,
   };
 }
 
@@ -337,11 +372,20 @@ export function convForwardWgsl(x: Tensor, w: Tensor, bias: Tensor | null, g: Co
 export function convInputGradWgsl(dy: Tensor, w: Tensor, g: ConvGeom, dx: Tensor): void {
   const coutG = g.Cout / g.groups;
   const wt = permuted(w, [1, 2, 3, 0]); // (Cin/groups, KH*KW, Cout)
-  const vec = chooseMatmulVariant() === 'subgroup' && coutG % 4 === 0;
-  const [N, Z] = [g.Cin / g.groups, g.B * g.groups];
+  const sub = chooseMatmulVariant() === 'subgroup';
+  const vec = sub && coutG % 4 === 0;
+  const cinG = g.Cin / g.groups;
+  const Z = g.B * g.groups;
+  // Few input channels: channel rows (convnet's 16-channel stem: pixel rows fill half of the 4S columns).
+  const cirows = sub && cinG < 4 * getRuntime().report.subgroupSize;
+  const layoutFor = (phased: boolean) => (cirows ? tapsDgradChannelRowsLayout(vec, phased) : tapsDgradLayout(vec, phased));
+  const launch = (pixels: number, T: number, phase?: Phase) => (cirows
+    ? { M: cinG, N: pixels, K: coutG, batches: Z, T, phase }
+    : { M: pixels, N: cinG, K: coutG, batches: Z, T, phase });
+  const [a, b] = cirows ? [wt, dy] : [dy, wt];
   if ((g.sh > 1 || g.sw > 1) && g.dh === 1 && g.dw === 1) {
     // One launch per phase of the input pixels, each over only the taps that reach it.
-    const layout = tapsDgradLayout(vec, true);
+    const layout = layoutFor(true);
     for (let py = 0; py < Math.min(g.sh, g.H); py++) {
       for (let px = 0; px < Math.min(g.sw, g.W); px++) {
         const [kh0, kw0] = [(py + g.ph) % g.sh, (px + g.pw) % g.sw];
@@ -349,11 +393,11 @@ export function convInputGradWgsl(dy: Tensor, w: Tensor, g: ConvGeom, dx: Tensor
         const nkw = kw0 < g.KW ? Math.ceil((g.KW - kw0) / g.sw) : 0;
         const [Hp, Wp] = [Math.ceil((g.H - py) / g.sh), Math.ceil((g.W - px) / g.sw)];
         const phase = { py, px, kh0, kw0, nkw: Math.max(nkw, 1), Wp };
-        run(layout, g, { M: Hp * Wp, N, K: coutG, batches: Z, T: nkh * nkw, phase }, dy, wt, dx, null, 'conv2d_input_grad');
+        run(layout, g, launch(Hp * Wp, nkh * nkw, phase), a, b, dx, null, 'conv2d_input_grad');
       }
     }
   } else {
-    run(tapsDgradLayout(vec, false), g, { M: g.H * g.W, N, K: coutG, batches: Z, T: g.KH * g.KW }, dy, wt, dx, null, 'conv2d_input_grad');
+    run(layoutFor(false), g, launch(g.H * g.W, g.KH * g.KW), a, b, dx, null, 'conv2d_input_grad');
   }
   wt.dispose();
 }
