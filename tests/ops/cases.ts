@@ -97,6 +97,8 @@ add({ op: 'matmul', label: '5x7 @ 7x9', inputs: [{ shape: [5, 7] }, { shape: [7,
 add({ op: 'matmul', label: 'batch broadcast', inputs: [{ shape: [2, 1, 3, 4] }, { shape: [5, 4, 6] }], run: ([a, b]) => F.matmul(a!, b!), tol: 5e-4 });
 add({ op: 'matmul', label: 'transposed operands', inputs: [{ shape: [33, 17], transposed: true }, { shape: [17, 65], transposed: true }], run: ([a, b]) => F.matmul(a!, b!), tol: 5e-4 });
 // Many small products (9 batches) with vec4 output stores (N = 8).
+// Aᵀ contiguous along its rows (a weight gradient's Xᵀ·dY), batched: 20 rows = a full 16-row tile and a partial one.
+add({ op: 'matmul', label: 'batched transposed A (weight-gradient form)', inputs: [{ shape: [3, 13, 20] }, { shape: [3, 13, 36] }], run: ([a, b]) => F.matmul(F.transpose(a!, 1, 2), b!), tol: 5e-4 });
 add({ op: 'matmul', label: 'many small batches', inputs: [{ shape: [9, 5, 7] }, { shape: [9, 7, 8] }], run: ([a, b]) => F.matmul(a!, b!), tol: 5e-4 });
 add({ op: 'matmul', label: 'vector', inputs: [{ shape: [6] }, { shape: [6, 3] }], run: ([a, b]) => F.matmul(a!, b!), tol: 5e-4 });
 add({ op: 'matmul', label: 'size 1', inputs: [{ shape: [1, 1] }, { shape: [1, 1] }], run: ([a, b]) => F.matmul(a!, b!) });
