@@ -1,5 +1,5 @@
 // One generic WGSL kernel for every element-wise table entry: up to three broadcasting, strided inputs,
-// a contiguous output. The pipeline key is (entry, dtypes, vec4); shapes, strides, offsets and the scalar
+// a contiguous output. The pipeline key is (entry, dtypes, vec4 or the decode rank); shapes, strides, offsets and the scalar
 // parameters come from the uniform slot, so one pipeline serves every shape.
 // The vec4 variant (dense same-shape operands, 16-byte aligned, length % 4 == 0) binds every array as
 // vec4 and handles four elements per invocation: on llvmpipe each per-lane load is a scalar gather, so loading
@@ -53,35 +53,33 @@ fn main(${WGSL_IDS}) {
 }`;
 }
 
-function source(entry: EwEntry, inTypes: DType[], outType: DType): string {
+/**
+ * The strided variant, unrolled over the index decode's rank (a pipeline variant like the dtypes; 0 for dense
+ * operands, which need none): constant indices into the uniform shape and stride arrays. Indexed by a loop
+ * counter, each of those reads was a per-lane gather on llvmpipe, three per dim and element, which made a
+ * broadcast multiply 3x slower than its arithmetic. The outermost index is what remains: no division.
+ */
+function source(entry: EwEntry, inTypes: DType[], outType: DType, rank: number): string {
   const loads = inTypes.map((_, k) => `let ${NAMES[k]!.toLowerCase()} = ${NAMES[k]}[i${k}];`).join('\n  ');
-  const idxInit = inTypes.map((_, k) => `var i${k} = i + u.off[${k}];`).join(' ');
-  const idxStep = inTypes.map((_, k) => `i${k} += q * u.s${k}[dd / 4u][dd % 4u];`).join(' ');
-  const idxReset = inTypes.map((_, k) => `i${k} = u.off[${k}];`).join(' ');
+  const at = (arr: string, d: number) => `u.${arr}[${d >> 2}].${'xyzw'[d & 3]}`;
+  const decode: string[] = [];
+  for (let d = rank - 1; d >= 0; d--) {
+    const q = d === 0 ? 'rem' : `rem % ${at('shape', d)}`;
+    decode.push(`{
+    let q = ${q};
+    ${inTypes.map((_, k) => `i${k} += q * ${at(`s${k}`, d)};`).join(' ')}
+    ${d === 0 ? '' : `rem = rem / ${at('shape', d)};`}
+  }`);
+  }
   return `${header(inTypes, outType, false)}
 ${opFn(entry, inTypes)}
 @compute @workgroup_size(${WG})
 fn main(${WGSL_IDS}) {
   let i = ${WGSL_LINEAR_ID(WG)};
   if (i >= u.n) { return; }
-  ${idxInit}
-  if (u.contig == 0u) {
-    ${idxReset}
-    var rem = i;
-    for (var d = i32(u.rank) - 1; d > 0; d--) {
-      let dd = u32(d);
-      let s = u.shape[dd / 4u][dd % 4u];
-      let q = rem % s;
-      rem = rem / s;
-      ${idxStep}
-    }
-    // The outermost index is what remains (i < n): no division, which llvmpipe does per lane.
-    if (u.rank > 0u) {
-      let dd = 0u;
-      let q = rem;
-      ${idxStep}
-    }
-  }
+  ${rank === 0 ? inTypes.map((_, k) => `let i${k} = i + u.off[${k}];`).join(' ') : `${inTypes.map((_, k) => `var i${k} = u.off[${k}];`).join(' ')}
+  var rem = i;
+  ${decode.join('\n  ')}`}
   ${loads}
   O[i + u.oOff] = op(${inTypes.map((_, k) => NAMES[k]!.toLowerCase()).join(', ')}, u.base.x + i, u.p.x, u.p.y);
 }`;
@@ -99,12 +97,13 @@ export function ewWgsl(
 ): void {
   const inTypes = inputs.map((t) => t.dtype);
   const vec4 = contig && out.size % 4 === 0 && [...inputs, out].every((t) => t.offset % 4 === 0 && t.dtype !== 'f16');
-  const key = `ew:${entry.name}:${inTypes.join(',')}:${out.dtype}${vec4 ? ':vec4' : ''}`;
+  const rank = contig ? 0 : shape.length;
+  const key = `ew:${entry.name}:${inTypes.join(',')}:${out.dtype}${vec4 ? ':vec4' : `:r${rank}`}`;
   const u = new Uniforms().u32(out.size).u32(shape.length).u32(contig ? 1 : 0).u32(out.offset).arr8(shape, 1);
   for (const s of inStrides) u.arr8(s);
   u.pad();
   for (let k = 0; k < 4; k++) u.u32(inputs[k]?.offset ?? 0);
   u.f32(p0).f32(p1).f32(0).f32(0).u32(first).u32(0).u32(0).u32(0);
-  const code = vec4 ? () => vec4Source(entry, inTypes, out.dtype) : () => source(entry, inTypes, out.dtype);
+  const code = vec4 ? () => vec4Source(entry, inTypes, out.dtype) : () => source(entry, inTypes, out.dtype, rank);
   dispatch(key, [...inputs.map(() => 'read' as const), 'rw'], code, [...inputs, out], u, grid1d(vec4 ? out.size / 4 : out.size, WG), entry.name);
 }
