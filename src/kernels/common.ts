@@ -49,33 +49,25 @@ export class Uniforms {
 /**
  * WGSL `fn name(i: u32, base: T) -> T`: base plus the offsets of row-major index i over `rank` dims, whose sizes
  * and per-operand strides are rank-8 uniform arrays (`u.shape`-style field names). One stride field gives T = u32,
- * n fields give vecN<u32> (one offset per operand sharing the decode).
+ * n fields give vecN<u32> (one offset per operand sharing the decode). Unrolled over the rank, which callers put
+ * in their pipeline key: uniform arrays indexed by a loop counter are per-lane gathers on llvmpipe, constant
+ * indices are not. The outermost dim needs no division (i is in range, so what remains is its index).
  */
-export function wgslOffsetFn(name: string, rank: string, shape: string, strides: string[]): string {
+export function wgslOffsetFn(name: string, rank: number, shape: string, strides: string[]): string {
   const T = strides.length === 1 ? 'u32' : `vec${strides.length}<u32>`;
-  const at = (f: string) => `${f}[dd / 4u][dd % 4u]`;
-  const step = strides.length === 1 ? at(strides[0]!) : `${T}(${strides.map(at).join(', ')})`;
-  // The outermost dim needs no division (i is in range, so what remains is its index): integer division is
-  // scalarised per lane on llvmpipe, and rank-1 batch decodes (every batched matmul) then cost none.
+  const at = (f: string, d: number) => `${f}[${d >> 2}].${'xyzw'[d & 3]}`;
+  const step = (d: number) => (strides.length === 1 ? at(strides[0]!, d) : `${T}(${strides.map((f) => at(f, d)).join(', ')})`);
+  const dims: string[] = [];
+  for (let d = rank - 1; d > 0; d--) dims.push(`o += (rem % ${at(shape, d)}) * ${step(d)};\n  rem = rem / ${at(shape, d)};`);
+  if (rank > 0) dims.push(`o += rem * ${step(0)};`);
   return `fn ${name}(i: u32, base: ${T}) -> ${T} {
   var rem = i;
   var o = base;
-  for (var d = i32(${rank}) - 1; d > 0; d--) {
-    let dd = u32(d);
-    let s = ${at(shape)};
-    o += (rem % s) * ${step};
-    rem = rem / s;
-  }
-  if (${rank} > 0u) {
-    let dd = 0u;
-    o += rem * ${step};
-  }
+  ${dims.join('\n  ')}
   return o;
 }`;
 }
 
-/** WGSL accessor for a rank-8 array<vec4<u32>,2> uniform field. */
-export const WGSL_AT8 = `fn at8(a: array<vec4<u32>, 2>, d: u32) -> u32 { return a[d / 4u][d % 4u]; }`;
 
 /** A 1-D launch of `total` invocations in workgroups of `wg`, folded into y beyond 65535 workgroups. */
 export function grid1d(total: number, wg: number): [number, number, number] {

@@ -8,14 +8,14 @@ import { gemmProgram, type GemmLayout, type GemmVariant } from './gemm.template.
 
 export type MatmulVariant = GemmVariant;
 
-interface VecFlags { vecA: boolean; vecBk: boolean; vecBn: boolean; bias?: boolean; vecC?: boolean }
+interface VecFlags { vecA: boolean; vecBk: boolean; vecBn: boolean; bias?: boolean; vecC?: boolean; batchRank: number }
 
 function layout(f: VecFlags): GemmLayout {
   const aT = f.vecA ? 'vec4<f32>' : 'f32';
   const bT = f.vecBk || f.vecBn ? 'vec4<f32>' : 'f32';
   const at = (arr: string, vec: boolean, i: string) => (vec ? `${arr}[(${i}) / 4u][(${i}) % 4u]` : `${arr}[${i}]`);
   return {
-    key: `strided${f.vecA ? ':a4' : ''}${f.vecBk ? ':bk4' : ''}${f.vecBn ? ':bn4' : ''}${f.vecC ? ':c4' : ''}${f.bias ? ':bias' : ''}`,
+    key: `strided:br${f.batchRank}${f.vecA ? ':a4' : ''}${f.vecBk ? ':bk4' : ''}${f.vecBn ? ':bn4' : ''}${f.vecC ? ':c4' : ''}${f.bias ? ':bias' : ''}`,
     ...f,
     wgsl: `
 struct U {
@@ -31,7 +31,7 @@ struct U {
 @group(0) @binding(3) var<storage, read_write> O: array<${f.vecC ? 'vec4<f32>' : 'f32'}>;
 ${f.bias ? '@group(0) @binding(4) var<storage, read> BIAS: array<f32>;' : ''}
 // Offsets of batch b in A and B (broadcast batch dims have stride 0).
-${wgslOffsetFn('batchOffsets', 'u.batchRank', 'u.bShape', ['u.aBS', 'u.bBS'])}
+${wgslOffsetFn('batchOffsets', f.batchRank, 'u.bShape', ['u.aBS', 'u.bBS'])}
 alias RowA = u32;
 alias ColB = u32;
 fn rowA(b: u32, m: u32) -> u32 { return batchOffsets(b, vec2<u32>(u.aOff, u.bOff)).x + m * u.aRow; }
@@ -52,7 +52,7 @@ ${f.vecC ? `fn storeC4(b: u32, m: u32, n: u32, v: vec4<f32>) { O[(u.oOff + (b * 
 const div4 = (...xs: number[]) => xs.every((x) => x % 4 === 0);
 
 /** Which operands can be read four at a time (unit stride along the vector, 16-byte aligned rows). */
-export function vecFlags(p: MatmulPlan): VecFlags {
+export function vecFlags(p: MatmulPlan): Omit<VecFlags, 'batchRank'> {
   const vecA = p.aCol === 1 && div4(p.aRow, p.aOffset, p.K, ...p.aBatchStrides);
   const vecBn = p.bCol === 1 && div4(p.bRow, p.bOffset, p.N, ...p.bBatchStrides);
   const vecBk = !vecBn && p.bRow === 1 && div4(p.bCol, p.bOffset, p.K, ...p.bBatchStrides);
@@ -70,7 +70,7 @@ export function matmulWgsl(a: Tensor, b: Tensor, out: Tensor, p: MatmulPlan, var
   const sub = variant === 'subgroup' && !process.env.FIANET_NOVEC;
   // vec4 stores of the output rows: four columns a lane in one store instead of four bounds-checked ones.
   const vecC = sub && p.N % 4 === 0 && out.offset % 4 === 0 && !process.env.FIANET_NOVECC;
-  const flags = { ...(sub ? vecFlags(p) : { vecA: false, vecBk: false, vecBn: false }), bias: !!bias, vecC };
+  const flags = { ...(sub ? vecFlags(p) : { vecA: false, vecBk: false, vecBn: false }), bias: !!bias, vecC, batchRank: p.batchShape.length };
   const prog = gemmProgram(layout(flags), variant, subgroupSize, p.M, p.N, nBatch);
   const ts = bias ? [a, b, out, bias] : [a, b, out];
   dispatch(prog.key, bias ? ['read', 'read', 'rw', 'read'] : ['read', 'read', 'rw'], prog.code, ts, u, prog.grid, 'matmul');

@@ -82,7 +82,7 @@ export function copyWgsl(src: Tensor, dst: Tensor, p: CopyPlan): void {
 
 // Fill: a dense vec4 variant for whole contiguous 4-byte tensors (zeros for gradients, buffers), and the strided
 // variant for views (pad borders, slice regions).
-function fillSource(t: DType, dense4: boolean): string {
+function fillSource(t: DType, dense4: boolean, rank: number): string {
   if (dense4) {
     return `
 struct U { n: u32, rank: u32, off: u32, bits: u32, shape: array<vec4<u32>, 2>, st: array<vec4<u32>, 2> };
@@ -99,7 +99,7 @@ fn main(${WGSL_IDS}) {
 struct U { n: u32, rank: u32, off: u32, bits: u32, shape: array<vec4<u32>, 2>, st: array<vec4<u32>, 2> };
 @group(1) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read_write> D: array<${t}>;
-${wgslOffsetFn('offsetOf', 'u.rank', 'u.shape', ['u.st'])}
+${wgslOffsetFn('offsetOf', rank, 'u.shape', ['u.st'])}
 @compute @workgroup_size(${WG})
 fn main(${WGSL_IDS}) {
   let i = ${WGSL_LINEAR_ID(WG)};
@@ -118,5 +118,5 @@ export function fillWgsl(dst: Tensor, shape: number[], strides: number[], offset
   const t: DType = dst.dtype === 'f16' ? 'f16' : 'u32';
   const u = new Uniforms().u32(n).u32(shape.length).u32(offset).u32(bits[0]!).arr8(shape, 1).arr8(strides);
   const dense4 = t === 'u32' && n % 4 === 0 && offset % 4 === 0 && isDense(shape, strides);
-  dispatch(`fill:${t}${dense4 ? ':dense4' : ''}`, ['rw'], () => fillSource(t, dense4), [dst], u, grid1d(dense4 ? n / 4 : n, WG), 'fill');
+  dispatch(`fill:${t}${dense4 ? ':dense4' : `:r${shape.length}`}`, ['rw'], () => fillSource(t, dense4, shape.length), [dst], u, grid1d(dense4 ? n / 4 : n, WG), 'fill');
 }

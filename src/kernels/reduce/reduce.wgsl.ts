@@ -19,7 +19,7 @@ function combineSrc(mode: ReduceMode): { init: string; step: string } {
   }
 }
 
-function source(mode: ReduceMode, inT: DType, outT: DType, perGroup: boolean): string {
+function source(mode: ReduceMode, inT: DType, outT: DType, perGroup: boolean, outRank: number, redRank: number): string {
   const { init, step } = combineSrc(mode);
   const isArg = mode === 'argmax' || mode === 'argmin';
   const result = isArg ? 'TO(best)' : mode === 'sum' ? 'TO(acc / u.divisor)' : 'TO(acc)';
@@ -35,8 +35,12 @@ struct U {
 @group(0) @binding(1) var<storage, read> X: array<${inT}>;
 alias TO = ${outT};
 @group(0) @binding(2) var<storage, read_write> O: array<TO>;
-${wgslOffsetFn('outOffset', 'u.outRank', 'u.outShape', ['u.outStr'])}
-${wgslOffsetFn('redOffset', 'u.redRank', 'u.redShape', ['u.redStr'])}`;
+${wgslOffsetFn('outOffset', outRank, 'u.outShape', ['u.outStr'])}
+${wgslOffsetFn('redOffset', redRank, 'u.redShape', ['u.redStr'])}`;
+  // The innermost reduced dim, walked as a plain strided loop (a row): constant indices into the uniforms.
+  const last = (f: string) => `u.${f}[${(redRank - 1) >> 2}].${'xyzw'[(redRank - 1) & 3]}`;
+  const innerLets = `let inner = ${redRank > 0 ? last('redShape') : '1u'};
+  let innerStr = ${redRank > 0 ? last('redStr') : '0u'};`;
   if (!perGroup) {
     return `${head}
 @compute @workgroup_size(${WG})
@@ -46,30 +50,15 @@ fn main(${WGSL_IDS}) {
   let base = outOffset(o, u.offset);
   var acc = f32(${init});
   var best = 0u;
-  // The innermost reduced dim is a plain strided loop; an odometer steps the outer reduced dims once per row
-  // (no division). Per element, the odometer's dynamically indexed arrays cost llvmpipe several gathers.
-  let hasRed = u.redRank > 0u;
-  let last = select(0u, u.redRank - 1u, hasRed);
-  let inner = select(1u, u.redShape[last / 4u][last % 4u], hasRed);
-  let innerStr = select(0u, u.redStr[last / 4u][last % 4u], hasRed);
-  var idx = array<u32, 8>(0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u);
-  var off = base;
+  // Rows of the innermost reduced dim: the index decode runs once per row (its index is the same on every lane,
+  // so llvmpipe divides once), the row is a plain strided loop.
+  ${innerLets}
   for (var ro = 0u; ro < u.count; ro += inner) {
+    let rowBase = redOffset(ro, base);
     for (var i = 0u; i < inner; i++) {
       let r = ro + i;
-      let v = f32(X[off + i * innerStr]);
+      let v = f32(X[rowBase + i * innerStr]);
       ${step}
-    }
-    var d = i32(u.redRank) - 2;
-    loop {
-      if (d < 0) { break; }
-      let dd = u32(d);
-      idx[dd] += 1u;
-      off += u.redStr[dd / 4u][dd % 4u];
-      if (idx[dd] < u.redShape[dd / 4u][dd % 4u]) { break; }
-      off -= u.redStr[dd / 4u][dd % 4u] * u.redShape[dd / 4u][dd % 4u];
-      idx[dd] = 0u;
-      d--;
     }
   }
   O[u.oOff + o] = ${result};
@@ -86,9 +75,7 @@ fn main(${WGSL_IDS}) {
   var acc = f32(${init});
   var best = 0u;
   // Rows of the innermost reduced dim: the index decode runs once per row, not once per element.
-  let last = u.redRank - 1u;
-  let inner = u.redShape[last / 4u][last % 4u];
-  let innerStr = u.redStr[last / 4u][last % 4u];
+  ${innerLets}
   for (var ro = 0u; ro < u.count; ro += inner) {
     let rowBase = redOffset(ro, base);
     for (var i = l; i < inner; i += ${WG}u) {
@@ -121,11 +108,12 @@ export function reduceWgsl(mode: ReduceMode, x: Tensor, plan: ReducePlan, out: T
   const nOut = out.size;
   // Few outputs over many elements: a workgroup per output keeps all lanes busy.
   const perGroup = plan.count >= 1024 && nOut < 4096;
-  const key = `reduce:${mode}:${x.dtype}:${out.dtype}:${perGroup ? 'wg' : 'thread'}`;
+  const [outRank, redRank] = [plan.outShape.length, plan.redShape.length];
+  const key = `reduce:${mode}:${x.dtype}:${out.dtype}:${perGroup ? 'wg' : 'thread'}:o${outRank}r${redRank}`;
   const u = new Uniforms()
     .u32(nOut).u32(plan.outShape.length).u32(plan.redShape.length).u32(plan.count)
     .u32(plan.offset).f32(divisor).u32(out.offset).u32(0)
     .arr8(plan.outShape, 1).arr8(plan.outStrides).arr8(plan.redShape, 1).arr8(plan.redStrides);
   const grid = perGroup ? grid1d(nOut, 1) : grid1d(nOut, WG);
-  dispatch(key, ['read', 'rw'], () => source(mode, x.dtype, out.dtype, perGroup), [x, out], u, grid, mode);
+  dispatch(key, ['read', 'rw'], () => source(mode, x.dtype, out.dtype, perGroup, outRank, redRank), [x, out], u, grid, mode);
 }

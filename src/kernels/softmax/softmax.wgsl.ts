@@ -45,7 +45,7 @@ function rowPrelude(mode: RowMode): { enable: string; params: string; row: strin
  * Forward kernel. With vec4 (row length % 4 == 0, aligned rows) every lane reads 16 bytes per load; the mask,
  * which may be broadcast along the row, is still read per element.
  */
-function forwardSource(log: boolean, masked: boolean, mode: RowMode, vec4: boolean): string {
+function forwardSource(log: boolean, masked: boolean, mode: RowMode, vec4: boolean, maskRank: number): string {
   const R = rowPrelude(mode);
   const T = vec4 ? 'vec4<f32>' : 'f32';
   const n = vec4 ? '(u.n / 4u)' : 'u.n';
@@ -62,7 +62,7 @@ struct U { rows: u32, n: u32, rank: u32, mCol: u32, mOff: u32, _a: u32, _b: u32,
 @group(0) @binding(1) var<storage, read> X: array<${T}>;
 ${masked ? '@group(0) @binding(2) var<storage, read> M: array<f32>;' : ''}
 @group(0) @binding(${masked ? 3 : 2}) var<storage, read_write> O: array<${T}>;
-${masked ? wgslOffsetFn('maskOffset', 'u.rank', 'u.shape', ['u.mStr']) : ''}
+${masked ? wgslOffsetFn('maskOffset', maskRank, 'u.shape', ['u.mStr']) : ''}
 @compute @workgroup_size(${WG})
 fn main(${R.params}) {
   let row = ${R.row};
@@ -103,9 +103,10 @@ export function softmaxWgsl(x: Tensor, out: Tensor, rows: number, n: number, log
     .u32(mask?.t.offset ?? 0).u32(0).u32(0).u32(0).arr8(mask?.rowShape ?? [], 1).arr8(mask?.rowStrides ?? []);
   const { mode, S } = rowMode(n);
   const vec4 = n % 4 === 0 && x.offset % 4 === 0;
-  const key = `softmax:${log ? 'log' : 'exp'}:${mask ? 'mask' : 'plain'}:${mode}${vec4 ? ':vec4' : ''}`;
+  const maskRank = mask?.rowShape.length ?? 0;
+  const key = `softmax:${log ? 'log' : 'exp'}:${mask ? `mask${maskRank}` : 'plain'}:${mode}${vec4 ? ':vec4' : ''}`;
   const ts = mask ? [x, mask.t, out] : [x, out];
-  dispatch(key, mask ? ['read', 'read', 'rw'] : ['read', 'rw'], () => forwardSource(log, !!mask, mode, vec4), ts, u, rowsGrid(rows, mode, S), key);
+  dispatch(key, mask ? ['read', 'read', 'rw'] : ['read', 'rw'], () => forwardSource(log, !!mask, mode, vec4, maskRank), ts, u, rowsGrid(rows, mode, S), key);
 }
 
 function backwardSource(log: boolean, mode: RowMode, vec4: boolean): string {
