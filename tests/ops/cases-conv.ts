@@ -18,6 +18,8 @@ export const CASES_CONV: OpCase[] = [
   c2('1x1 odd spatial', [1, 3, 3, 5], [2, 3, 1, 1], true, {}),
   c2('stride 2 pad 1 (dgrad with stride)', [2, 3, 7, 6], [4, 3, 3, 3], true, { stride: 2, padding: 1 }),
   c2('dilation 2 groups 2', [1, 4, 9, 8], [6, 2, 3, 3], false, { padding: 2, dilation: 2, groups: 2 }),
+  // Stride and dilation together: the input gradient's unphased strided mode (taps that do not divide read zeros).
+  c2('stride 2 dilation 2', [1, 3, 9, 8], [4, 3, 3, 3], true, { stride: 2, padding: 2, dilation: 2 }),
   c2('rectangular kernel', [1, 2, 6, 7], [3, 2, 2, 3], true, { stride: [1, 2], padding: [1, 0] }),
   c2('size 1', [1, 1, 1, 1], [1, 1, 1, 1], true, {}),
   // Channels-last taps paths: channels and widths multiple of 4 take the vector loads everywhere.

@@ -30,7 +30,7 @@ struct U {
   bOff: u32, T: u32, cs: u32, ps: u32,
   oOff: u32, TC: u32, Z: u32, _o3: u32,
   py: u32, px: u32, kh0: u32, kw0: u32,
-  nkw: u32, Wp: u32, _o4: u32, _o5: u32,
+  nkw: u32, Wp: u32, c0h: u32, c0w: u32,
 };
 @group(1) @binding(0) var<uniform> u: U;`;
 
@@ -147,7 +147,9 @@ ${storeChannelRows(bias)}`,
 // `phased` (stride > 1, dilation 1): one launch per phase (ih mod sh, iw mod sw) = (u.py, u.px) over that phase's
 // pixels, visiting only the taps kh = kh0 + sh*j (kh0 = (py + ph) mod sh, likewise kw) that reach it: for a
 // 3x3 stride-2 convolution 9/4 taps per pixel instead of 9, no wasted multiplies. A phase with no taps stores zeros.
-const dgradPixels = (phased: boolean, dy: 'TA' | 'TB') => `${phased
+// `unit` (stride 1): (oh, ow) = (ih + p - kh*d, ...) without the per-lane divisions, which llvmpipe scalarises.
+type DgradMode = 'unit' | 'strided' | 'phased';
+const dgradPixels = (mode: DgradMode, dy: 'TA' | 'TB') => { const phased = mode === 'phased'; return `${phased
   ? `fn pixel(m: u32) -> vec2<u32> {
   let i = m / u.Wp;
   return vec2<u32>(u.py + i * u.sh, u.px + (m - i * u.Wp) * u.sw);
@@ -165,39 +167,50 @@ fn tapHW(t: u32) -> vec2<u32> {
   return vec2<u32>(kh, t - kh * u.KW);
 }`}
 fn dyStart(z: u32, m: u32, off: u32) -> vec4<i32> {
-  let p = pixel(m);
   let plane = (z / u.groups) * u.Cout + (z % u.groups) * u.K;
-  return vec4<i32>(i32(off + plane * u.OH * u.OW), i32(p.x + u.ph), i32(p.y + u.pw), 1);
+  ${phased
+    // The phase's pixel (i, j) reaches oh = i + c0h - jh at its tap jh (c0h = (py + ph) / sh, from the host):
+    // no division per tap.
+    ? `let i = m / u.Wp;
+  return vec4<i32>(i32(off + plane * u.OH * u.OW), i32(i + u.c0h), i32(m - i * u.Wp + u.c0w), 1);`
+    : `let p = pixel(m);
+  return vec4<i32>(i32(off + plane * u.OH * u.OW), i32(p.x + u.ph), i32(p.y + u.pw), 1);`}
 }
 fn dyMove(r: vec4<i32>, t: u32) -> vec4<i32> {
-  let k = tapHW(t);
+  ${phased
+    ? `let j = t / u.nkw;
+  let oh = r.y - i32(j);
+  let ow = r.z - i32(t - j * u.nkw);
+  let ok = oh >= 0 && ow >= 0 && oh < i32(u.OH) && ow < i32(u.OW);`
+    : `let k = tapHW(t);
   let th = r.y - i32(k.x * u.dh);
   let tw = r.z - i32(k.y * u.dw);
-  let oh = th / i32(u.sh);
-  let ow = tw / i32(u.sw);
-  let ok = th >= 0 && tw >= 0 && ${phased ? '' : 'th % i32(u.sh) == 0 && tw % i32(u.sw) == 0 && '}oh < i32(u.OH) && ow < i32(u.OW);
+  ${mode === 'unit' ? `let oh = th;
+  let ow = tw;` : `let oh = th / i32(u.sh);
+  let ow = tw / i32(u.sw);`}
+  let ok = th >= 0 && tw >= 0 && ${mode === 'strided' ? 'th % i32(u.sh) == 0 && tw % i32(u.sw) == 0 && ' : ''}oh < i32(u.OH) && ow < i32(u.OW);`}
   return vec4<i32>(select(0, r.x + oh * i32(u.OW) + ow, ok), r.y, r.z, select(0, 1, ok));
 }
 fn loadDy(r: vec4<i32>, k: u32) -> f32 { return select(0.0, ${dy}[u32(r.x) + k * u.OH * u.OW], r.w != 0); }
-// dX[b, ci, pixel(m)] of batch z = (b, group); ci counts over all groups.
+// dX[b, ci, pixel(m)] of batch z = (b, group); ci counts over all groups. Unphased, m is the pixel's plane offset.
 fn storeDx(z: u32, ci: u32, m: u32, v: f32) {
-  let p = pixel(m);
-  O[u.oOff + (((z / u.groups) * u.Cin + ci) * u.H + p.x) * u.W + p.y] = v;
-}`;
+  ${phased ? `let p = pixel(m);
+  O[u.oOff + (((z / u.groups) * u.Cin + ci) * u.H + p.x) * u.W + p.y] = v;` : 'O[u.oOff + ((z / u.groups) * u.Cin + ci) * u.H * u.W + m] = v;'}
+}`; };
 
 /**
  * Input gradient: rows are input pixels, columns input channels of the group, the inner reduction the group's
  * output channels (K) read with stride OH*OW. Wt = W as (Cin/groups, KH*KW, Cout).
  */
-function tapsDgradLayout(vec: boolean, phased: boolean): GemmLayout {
+function tapsDgradLayout(vec: boolean, mode: DgradMode): GemmLayout {
   return {
-    key: `conv_dgrad_taps${phased ? ':phased' : ''}${vec ? ':v4' : ''}`,
+    key: `conv_dgrad_taps:${mode}${vec ? ':v4' : ''}`,
     taps: true,
     vecBk: vec,
     wgsl: `${UNIFORM}${bind(false, vec, false)}
 alias RowA = vec4<i32>;
 alias ColB = u32;
-${dgradPixels(phased, 'TA')}
+${dgradPixels(mode, 'TA')}
 fn rowA(z: u32, m: u32) -> vec4<i32> { return dyStart(z, m, u.aOff); }
 fn tapA(r: vec4<i32>, t: u32) -> vec4<i32> { return dyMove(r, t); }
 fn loadA(r: vec4<i32>, k: u32) -> f32 { return loadDy(r, k); }
@@ -213,15 +226,15 @@ fn storeC(z: u32, m: u32, n: u32, v: f32) { storeDx(z, (z % u.groups) * u.N + n,
  * input channels, columns input pixels carrying their dY state through the taps. A = Wt (Cin/groups, KH*KW,
  * Cout) read four output channels at a time (vecA).
  */
-function tapsDgradChannelRowsLayout(vecA: boolean, phased: boolean): GemmLayout {
+function tapsDgradChannelRowsLayout(vecA: boolean, mode: DgradMode): GemmLayout {
   return {
-    key: `conv_dgrad_taps:cirows${phased ? ':phased' : ''}${vecA ? ':a4' : ''}`,
+    key: `conv_dgrad_taps:cirows:${mode}${vecA ? ':a4' : ''}`,
     taps: true,
     vecA,
     wgsl: `${UNIFORM}${bind(vecA, false, false)}
 alias RowA = u32;
 alias ColB = vec4<i32>;
-${dgradPixels(phased, 'TB')}
+${dgradPixels(mode, 'TB')}
 fn rowA(z: u32, m: u32) -> u32 { return u.aOff + m * u.KH * u.KW * u.Cout + (z % u.groups) * u.K; }
 fn tapA(r: u32, t: u32) -> u32 { return r + dot(tapHW(t), vec2<u32>(u.KW, 1u)) * u.Cout; }
 fn loadA(r: u32, k: u32) -> f32 { return ${vecA ? 'TA[(r + k) / 4u][(r + k) % 4u]' : 'TA[r + k]'}; }
@@ -302,7 +315,8 @@ fn storeC(zc: u32, m: u32, n: u32, v: f32) {
   };
 }
 
-interface Phase { py: number; px: number; kh0: number; kw0: number; nkw: number; Wp: number }
+/** A phase (py, px) of a phased input gradient: first taps kh0, kw0; c0h = (py + ph) / sh, c0w likewise. */
+interface Phase { py: number; px: number; kh0: number; kw0: number; nkw: number; Wp: number; c0h: number; c0w: number }
 
 /** A dense copy of `x` with its axes permuted (no autograd: for use inside kernels). */
 function permuted(x: Tensor, dims: number[]): Tensor {
@@ -335,7 +349,7 @@ function run(layout: GemmLayout, g: ConvGeom, l: Launch, a: Tensor, b: Tensor, o
     .u32(b.offset).u32(T).u32(cs).u32(ps)
     .u32(out.offset).u32(Math.ceil(T / chunks)).u32(batches).u32(0)
     .u32(phase?.py ?? 0).u32(phase?.px ?? 0).u32(phase?.kh0 ?? 0).u32(phase?.kw0 ?? 0)
-    .u32(phase?.nkw ?? 1).u32(phase?.Wp ?? 1).u32(0).u32(0);
+    .u32(phase?.nkw ?? 1).u32(phase?.Wp ?? 1).u32(phase?.c0h ?? 0).u32(phase?.c0w ?? 0);
   dispatch(prog.key, bindings, prog.code, tensors, u, prog.grid, op);
 }
 
@@ -378,26 +392,26 @@ export function convInputGradWgsl(dy: Tensor, w: Tensor, g: ConvGeom, dx: Tensor
   const Z = g.B * g.groups;
   // Few input channels: channel rows (convnet's 16-channel stem: pixel rows fill half of the 4S columns).
   const cirows = sub && cinG < 4 * getRuntime().report.subgroupSize;
-  const layoutFor = (phased: boolean) => (cirows ? tapsDgradChannelRowsLayout(vec, phased) : tapsDgradLayout(vec, phased));
+  const layoutFor = (mode: DgradMode) => (cirows ? tapsDgradChannelRowsLayout(vec, mode) : tapsDgradLayout(vec, mode));
   const launch = (pixels: number, T: number, phase?: Phase) => (cirows
     ? { M: cinG, N: pixels, K: coutG, batches: Z, T, phase }
     : { M: pixels, N: cinG, K: coutG, batches: Z, T, phase });
   const [a, b] = cirows ? [wt, dy] : [dy, wt];
   if ((g.sh > 1 || g.sw > 1) && g.dh === 1 && g.dw === 1) {
     // One launch per phase of the input pixels, each over only the taps that reach it.
-    const layout = layoutFor(true);
+    const layout = layoutFor('phased');
     for (let py = 0; py < Math.min(g.sh, g.H); py++) {
       for (let px = 0; px < Math.min(g.sw, g.W); px++) {
         const [kh0, kw0] = [(py + g.ph) % g.sh, (px + g.pw) % g.sw];
         const nkh = kh0 < g.KH ? Math.ceil((g.KH - kh0) / g.sh) : 0;
         const nkw = kw0 < g.KW ? Math.ceil((g.KW - kw0) / g.sw) : 0;
         const [Hp, Wp] = [Math.ceil((g.H - py) / g.sh), Math.ceil((g.W - px) / g.sw)];
-        const phase = { py, px, kh0, kw0, nkw: Math.max(nkw, 1), Wp };
+        const phase = { py, px, kh0, kw0, nkw: Math.max(nkw, 1), Wp, c0h: Math.floor((py + g.ph) / g.sh), c0w: Math.floor((px + g.pw) / g.sw) };
         run(layout, g, launch(Hp * Wp, nkh * nkw, phase), a, b, dx, null, 'conv2d_input_grad');
       }
     }
   } else {
-    run(layoutFor(false), g, launch(g.H * g.W, g.KH * g.KW), a, b, dx, null, 'conv2d_input_grad');
+    run(layoutFor(g.sh === 1 && g.sw === 1 ? 'unit' : 'strided'), g, launch(g.H * g.W, g.KH * g.KW), a, b, dx, null, 'conv2d_input_grad');
   }
   wt.dispose();
 }
