@@ -6,7 +6,7 @@
 // mapping (one index of slack for float rounding); weight() recomputes the forward's exact index arithmetic and is
 // 0 outside it, so the gather sums exactly the forward's taps.
 import { empty, type Tensor } from '../../tensor/tensor.ts';
-import { Uniforms, WGSL_IDS, WGSL_LINEAR_ID, dispatch, grid1d } from '../common.ts';
+import { Uniforms, WGSL_IDS, dispatch } from '../common.ts';
 import type { ResampleMode, ResamplePlan } from './resample.cpu.ts';
 
 const WG = 64;
@@ -133,22 +133,33 @@ fn main(${WGSL_IDS}) {
  * One axis of the separable backward, in gather form: src (outer, m, inner) -> dst (outer, n, inner) with
  * dst[o, i, k] = sum over j in cand(i) of weight(j, i) * src[o, j, k]. Run along W (inner = 1), then along H
  * (inner = inW): each pass reads ~taps values per output instead of taps² for a one-pass 2-D gather.
+ * The launch grid carries the indices, so no lane divides (llvmpipe scalarises vector division): along H, lanes
+ * cover k and a workgroup shares one i (its candidates and weights are the same on every lane); along W
+ * (inner = 1), lanes cover i. Workgroup rows past 65535 fold into z.
  */
-function axisGatherSource(mode: ResampleMode): string {
+function axisGatherSource(mode: ResampleMode, lanesOnInner: boolean): string {
   return `
-struct U { total: u32, n: u32, m: u32, inner: u32, align: u32, scale: f32, srcOff: u32, dstOff: u32 };
+struct U { rows: u32, n: u32, m: u32, inner: u32, align: u32, scale: f32, srcOff: u32, dstOff: u32 };
 @group(1) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> SRC: array<f32>;
 @group(0) @binding(2) var<storage, read_write> DST: array<f32>;
 ${MODE_FNS[mode]}
 @compute @workgroup_size(${WG})
 fn main(${WGSL_IDS}) {
-  let idx = ${WGSL_LINEAR_ID(WG)};
-  if (idx >= u.total) { return; }
-  let k = idx % u.inner;
-  let t = idx / u.inner;
-  let i = t % u.n;
-  let sb = u.srcOff + (t / u.n) * u.m * u.inner + k;
+  let lane = wid.x * ${WG}u + lid.x;
+  let row = wid.z * nwg.y + wid.y;
+  ${lanesOnInner
+    ? `// row = (o, i): o outer, i the gathered index.
+  if (lane >= u.inner || row >= u.rows) { return; }
+  let o = row / u.n;
+  let i = row - o * u.n;
+  let k = lane;`
+    : `// row = o; lanes are i.
+  if (lane >= u.n || row >= u.rows) { return; }
+  let o = row;
+  let i = lane;
+  let k = 0u;`}
+  let sb = u.srcOff + o * u.m * u.inner + k;
   let j0 = candLo(i, u.n, u.m, u.scale);
   let j1 = candHi(i, u.n, u.m, u.scale);
   var acc = 0.0;
@@ -156,7 +167,7 @@ fn main(${WGSL_IDS}) {
     let w = weight(j, i, u.n, u.m, u.scale);
     if (w != 0.0) { acc += w * SRC[sb + j * u.inner]; }
   }
-  DST[u.dstOff + idx] = acc;
+  DST[u.dstOff + (o * u.n + i) * u.inner + k] = acc;
 }`;
 }
 
@@ -174,10 +185,13 @@ export function resampleWgsl(x: Tensor, y: Tensor, p: ResamplePlan): void {
 
 /** g (planes, outH, outW) -> dx (planes, inH, inW), dense from their offsets: the gather along W into a scratch, then along H. */
 export function resampleBackwardWgsl(g: Tensor, dx: Tensor, p: ResamplePlan): void {
-  const key = `resample_bwd_axis:${p.mode}`;
   const pass = (src: Tensor, dst: Tensor, n: number, m: number, inner: number, scale: number) => {
-    const u = new Uniforms().u32(dst.size).u32(n).u32(m).u32(inner).u32(p.alignCorners ? 1 : 0).f32(scale).u32(src.offset).u32(dst.offset);
-    dispatch(key, ['read', 'rw'], () => axisGatherSource(p.mode), [src, dst], u, grid1d(dst.size, WG), key);
+    const onInner = inner > 1;
+    const key = `resample_bwd_axis:${p.mode}:${onInner ? 'k' : 'i'}`;
+    const rows = dst.size / (onInner ? inner : n);
+    const u = new Uniforms().u32(rows).u32(n).u32(m).u32(inner).u32(p.alignCorners ? 1 : 0).f32(scale).u32(src.offset).u32(dst.offset);
+    const [gy, gz] = rows > 65535 ? [65535, Math.ceil(rows / 65535)] : [rows, 1];
+    dispatch(key, ['read', 'rw'], () => axisGatherSource(p.mode, onInner), [src, dst], u, [Math.ceil((onInner ? inner : n) / WG), gy, gz], key);
   };
   const t = empty([p.planes, p.outH, p.inW], dx.dtype, dx.device);
   pass(g, t, p.inW, p.outW, 1, p.scaleW);
