@@ -46,6 +46,9 @@ export class Uniforms {
   }
 }
 
+/** WGSL for element d of a rank-8 array<vec4<u32>, 2> uniform field, at a constant index (no per-lane gather). */
+export const rank8At = (field: string, d: number): string => `${field}[${d >> 2}].${'xyzw'[d & 3]}`;
+
 /**
  * WGSL `fn name(i: u32, base: T) -> T`: base plus the offsets of row-major index i over `rank` dims, whose sizes
  * and per-operand strides are rank-8 uniform arrays (`u.shape`-style field names). One stride field gives T = u32,
@@ -55,7 +58,7 @@ export class Uniforms {
  */
 export function wgslOffsetFn(name: string, rank: number, shape: string, strides: string[]): string {
   const T = strides.length === 1 ? 'u32' : `vec${strides.length}<u32>`;
-  const at = (f: string, d: number) => `${f}[${d >> 2}].${'xyzw'[d & 3]}`;
+  const at = rank8At;
   const step = (d: number) => (strides.length === 1 ? at(strides[0]!, d) : `${T}(${strides.map((f) => at(f, d)).join(', ')})`);
   const dims: string[] = [];
   for (let d = rank - 1; d > 0; d--) dims.push(`o += (rem % ${at(shape, d)}) * ${step(d)};\n  rem = rem / ${at(shape, d)};`);

@@ -150,14 +150,17 @@ ${storeChannelRows(bias)}`,
 // `unit` (stride 1): (oh, ow) = (ih + p - kh*d, ...) without the per-lane divisions, which llvmpipe scalarises.
 type DgradMode = 'unit' | 'strided' | 'phased';
 const dgradPixels = (mode: DgradMode, dy: 'TA' | 'TB') => { const phased = mode === 'phased'; return `${phased
-  ? `fn pixel(m: u32) -> vec2<u32> {
+  ? `// Pixel m of the phase as its (row, column) in the phase grid; tap t as its (row, column) among the phase's taps.
+fn phasePixel(m: u32) -> vec2<u32> {
   let i = m / u.Wp;
-  return vec2<u32>(u.py + i * u.sh, u.px + (m - i * u.Wp) * u.sw);
+  return vec2<u32>(i, m - i * u.Wp);
 }
-fn tapHW(t: u32) -> vec2<u32> {
+fn phaseTap(t: u32) -> vec2<u32> {
   let j = t / u.nkw;
-  return vec2<u32>(u.kh0 + j * u.sh, u.kw0 + (t - j * u.nkw) * u.sw);
-}`
+  return vec2<u32>(j, t - j * u.nkw);
+}
+fn pixel(m: u32) -> vec2<u32> { return vec2<u32>(u.py, u.px) + phasePixel(m) * vec2<u32>(u.sh, u.sw); }
+fn tapHW(t: u32) -> vec2<u32> { return vec2<u32>(u.kh0, u.kw0) + phaseTap(t) * vec2<u32>(u.sh, u.sw); }`
   : `fn pixel(m: u32) -> vec2<u32> {
   let ih = m / u.W;
   return vec2<u32>(ih, m - ih * u.W);
@@ -171,16 +174,16 @@ fn dyStart(z: u32, m: u32, off: u32) -> vec4<i32> {
   ${phased
     // The phase's pixel (i, j) reaches oh = i + c0h - jh at its tap jh (c0h = (py + ph) / sh, from the host):
     // no division per tap.
-    ? `let i = m / u.Wp;
-  return vec4<i32>(i32(off + plane * u.OH * u.OW), i32(i + u.c0h), i32(m - i * u.Wp + u.c0w), 1);`
+    ? `let q = phasePixel(m);
+  return vec4<i32>(i32(off + plane * u.OH * u.OW), i32(q.x + u.c0h), i32(q.y + u.c0w), 1);`
     : `let p = pixel(m);
   return vec4<i32>(i32(off + plane * u.OH * u.OW), i32(p.x + u.ph), i32(p.y + u.pw), 1);`}
 }
 fn dyMove(r: vec4<i32>, t: u32) -> vec4<i32> {
   ${phased
-    ? `let j = t / u.nkw;
-  let oh = r.y - i32(j);
-  let ow = r.z - i32(t - j * u.nkw);
+    ? `let j = phaseTap(t);
+  let oh = r.y - i32(j.x);
+  let ow = r.z - i32(j.y);
   let ok = oh >= 0 && ow >= 0 && oh < i32(u.OH) && ow < i32(u.OW);`
     : `let k = tapHW(t);
   let th = r.y - i32(k.x * u.dh);

@@ -5,7 +5,7 @@
 // vec4 and handles four elements per invocation: on llvmpipe each per-lane load is a scalar gather, so loading
 // 16 bytes at a time is what makes streaming ops fast.
 import type { DType } from '../../tensor/dtype.ts';
-import { Uniforms, WGSL_IDS, WGSL_LINEAR_ID, grid1d, wgslEnable, dispatch } from '../common.ts';
+import { Uniforms, WGSL_IDS, WGSL_LINEAR_ID, grid1d, wgslEnable, wgslOffsetFn, dispatch } from '../common.ts';
 import type { Tensor } from '../../tensor/tensor.ts';
 import { EW_PRELUDE, type EwEntry } from './elementwise.table.ts';
 
@@ -24,7 +24,7 @@ function header(inTypes: DType[], outType: DType, vec: boolean): string {
   const decls = inTypes.map((t, k) => `alias T${NAMES[k]} = ${t};\n@group(0) @binding(${k + 1}) var<storage, read> ${NAMES[k]}: ${arr(`T${NAMES[k]}`)};`).join('\n');
   return `${wgslEnable([...inTypes, outType])}
 struct U {
-  n: u32, rank: u32, contig: u32, oOff: u32,
+  n: u32, _rank: u32, _contig: u32, oOff: u32, // rank and contiguity travel in the pipeline key
   shape: array<vec4<u32>, 2>,
   ${inTypes.map((_, k) => `s${k}: array<vec4<u32>, 2>,`).join('\n  ')}
   off: vec4<u32>,
@@ -54,32 +54,23 @@ fn main(${WGSL_IDS}) {
 }
 
 /**
- * The strided variant, unrolled over the index decode's rank (a pipeline variant like the dtypes; 0 for dense
- * operands, which need none): constant indices into the uniform shape and stride arrays. Indexed by a loop
- * counter, each of those reads was a per-lane gather on llvmpipe, three per dim and element, which made a
- * broadcast multiply 3x slower than its arithmetic. The outermost index is what remains: no division.
+ * The strided variant: each input's element offset decoded from i through the shared shape and its strides
+ * (wgslOffsetFn, unrolled over the rank, a pipeline variant like the dtypes; rank 0 for dense operands, which
+ * need no decode). Indexed by a loop counter, those uniform reads were per-lane gathers on llvmpipe, three per
+ * dim and element, which made a broadcast multiply 3x slower than its arithmetic.
  */
 function source(entry: EwEntry, inTypes: DType[], outType: DType, rank: number): string {
-  const loads = inTypes.map((_, k) => `let ${NAMES[k]!.toLowerCase()} = ${NAMES[k]}[i${k}];`).join('\n  ');
-  const at = (arr: string, d: number) => `u.${arr}[${d >> 2}].${'xyzw'[d & 3]}`;
-  const decode: string[] = [];
-  for (let d = rank - 1; d >= 0; d--) {
-    const q = d === 0 ? 'rem' : `rem % ${at('shape', d)}`;
-    decode.push(`{
-    let q = ${q};
-    ${inTypes.map((_, k) => `i${k} += q * ${at(`s${k}`, d)};`).join(' ')}
-    ${d === 0 ? '' : `rem = rem / ${at('shape', d)};`}
-  }`);
-  }
+  const n = inTypes.length;
+  const loads = inTypes.map((_, k) => `let ${NAMES[k]!.toLowerCase()} = ${NAMES[k]}[${n === 1 ? 'o' : `o.${'xyz'[k]}`}];`).join('\n  ');
+  const base = n === 1 ? 'u.off.x' : `u.off.${'xyz'.slice(0, n)}`;
   return `${header(inTypes, outType, false)}
 ${opFn(entry, inTypes)}
+${wgslOffsetFn('offsets', rank, 'u.shape', inTypes.map((_, k) => `u.s${k}`))}
 @compute @workgroup_size(${WG})
 fn main(${WGSL_IDS}) {
   let i = ${WGSL_LINEAR_ID(WG)};
   if (i >= u.n) { return; }
-  ${rank === 0 ? inTypes.map((_, k) => `let i${k} = i + u.off[${k}];`).join(' ') : `${inTypes.map((_, k) => `var i${k} = u.off[${k}];`).join(' ')}
-  var rem = i;
-  ${decode.join('\n  ')}`}
+  let o = ${rank === 0 ? `${base} + i` : `offsets(i, ${base})`};
   ${loads}
   O[i + u.oOff] = op(${inTypes.map((_, k) => NAMES[k]!.toLowerCase()).join(', ')}, u.base.x + i, u.p.x, u.p.y);
 }`;

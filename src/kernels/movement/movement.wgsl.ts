@@ -2,7 +2,7 @@
 // Both index through shape/strides in uniforms, so any view layout uses the same pipeline.
 import type { DType } from '../../tensor/dtype.ts';
 import type { Tensor } from '../../tensor/tensor.ts';
-import { Uniforms, WGSL_IDS, WGSL_LINEAR_ID, dispatch, grid1d, gridRows, wgslEnable, wgslOffsetFn } from '../common.ts';
+import { Uniforms, WGSL_IDS, WGSL_LINEAR_ID, dispatch, grid1d, gridRows, rank8At, wgslEnable, wgslOffsetFn } from '../common.ts';
 import type { CopyPlan } from './movement.cpu.ts';
 import { isContiguous as isDense } from '../../tensor/shape.ts';
 
@@ -17,7 +17,7 @@ const ROWS = 16;
 function copySource(t: DType, rank: number): string {
   // Unrolled over the rank (a pipeline variant, like the dtype): constant indices into the uniform arrays.
   // Dynamically indexed uniform arrays were the cost here: llvmpipe turns them into per-lane gathers.
-  const at = (arr: string, d: number) => `u.${arr}[${d >> 2}].${'xyzw'[d & 3]}`;
+  const at = (arr: string, d: number) => rank8At(`u.${arr}`, d);
   const outer: string[] = [];
   for (let d = rank - 2; d >= 0; d--) {
     // The outermost index is what remains: no division.
@@ -32,7 +32,7 @@ function copySource(t: DType, rank: number): string {
   const last = rank - 1;
   return `${wgslEnable([t])}
 struct U {
-  inner: u32, rows: u32, rank: u32, srcOff: u32, dstOff: u32, _a: u32, _b: u32, _c: u32,
+  inner: u32, rows: u32, _rank: u32, srcOff: u32, dstOff: u32, _a: u32, _b: u32, _c: u32,
   shape: array<vec4<u32>, 2>, ss: array<vec4<u32>, 2>, ds: array<vec4<u32>, 2>, shift: array<vec4<u32>, 2>,
 };
 @group(1) @binding(0) var<uniform> u: U;
@@ -85,7 +85,7 @@ export function copyWgsl(src: Tensor, dst: Tensor, p: CopyPlan): void {
 function fillSource(t: DType, dense4: boolean, rank: number): string {
   if (dense4) {
     return `
-struct U { n: u32, rank: u32, off: u32, bits: u32, shape: array<vec4<u32>, 2>, st: array<vec4<u32>, 2> };
+struct U { n: u32, _rank: u32, off: u32, bits: u32, shape: array<vec4<u32>, 2>, st: array<vec4<u32>, 2> };
 @group(1) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read_write> D: array<vec4<u32>>;
 @compute @workgroup_size(${WG})
@@ -96,7 +96,7 @@ fn main(${WGSL_IDS}) {
 }`;
   }
   return `${wgslEnable([t])}
-struct U { n: u32, rank: u32, off: u32, bits: u32, shape: array<vec4<u32>, 2>, st: array<vec4<u32>, 2> };
+struct U { n: u32, _rank: u32, off: u32, bits: u32, shape: array<vec4<u32>, 2>, st: array<vec4<u32>, 2> };
 @group(1) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read_write> D: array<${t}>;
 ${wgslOffsetFn('offsetOf', rank, 'u.shape', ['u.st'])}

@@ -4,7 +4,7 @@
 // the reduced elements and combines through workgroup memory (few outputs over many elements, e.g. a loss).
 import type { DType } from '../../tensor/dtype.ts';
 import type { Tensor } from '../../tensor/tensor.ts';
-import { Uniforms, WGSL_IDS, WGSL_LINEAR_ID, dispatch, grid1d, wgslEnable, wgslOffsetFn } from '../common.ts';
+import { Uniforms, WGSL_IDS, WGSL_LINEAR_ID, dispatch, grid1d, rank8At, wgslEnable, wgslOffsetFn } from '../common.ts';
 import type { ReduceMode, ReducePlan } from './reduce.cpu.ts';
 
 const WG = 64;
@@ -26,7 +26,7 @@ function source(mode: ReduceMode, inT: DType, outT: DType, perGroup: boolean, ou
   const better = mode === 'max' || mode === 'argmax' ? '>' : '<';
   const head = `${wgslEnable([inT, outT])}
 struct U {
-  nOut: u32, outRank: u32, redRank: u32, count: u32,
+  nOut: u32, _outRank: u32, _redRank: u32, count: u32, // the ranks travel in the pipeline key
   offset: u32, divisor: f32, oOff: u32, _b: u32,
   outShape: array<vec4<u32>, 2>, outStr: array<vec4<u32>, 2>,
   redShape: array<vec4<u32>, 2>, redStr: array<vec4<u32>, 2>,
@@ -38,7 +38,7 @@ alias TO = ${outT};
 ${wgslOffsetFn('outOffset', outRank, 'u.outShape', ['u.outStr'])}
 ${wgslOffsetFn('redOffset', redRank, 'u.redShape', ['u.redStr'])}`;
   // The innermost reduced dim, walked as a plain strided loop (a row): constant indices into the uniforms.
-  const last = (f: string) => `u.${f}[${(redRank - 1) >> 2}].${'xyzw'[(redRank - 1) & 3]}`;
+  const last = (f: string) => rank8At(`u.${f}`, redRank - 1);
   const innerLets = `let inner = ${redRank > 0 ? last('redShape') : '1u'};
   let innerStr = ${redRank > 0 ? last('redStr') : '0u'};`;
   if (!perGroup) {
@@ -50,8 +50,8 @@ fn main(${WGSL_IDS}) {
   let base = outOffset(o, u.offset);
   var acc = f32(${init});
   var best = 0u;
-  // Rows of the innermost reduced dim: the index decode runs once per row (its index is the same on every lane,
-  // so llvmpipe divides once), the row is a plain strided loop.
+  // Rows of the innermost reduced dim: the index decode runs once per row (the same row on every lane), the
+  // row is a plain strided loop.
   ${innerLets}
   for (var ro = 0u; ro < u.count; ro += inner) {
     let rowBase = redOffset(ro, base);

@@ -6,7 +6,7 @@
 // mapping (one index of slack for float rounding); weight() recomputes the forward's exact index arithmetic and is
 // 0 outside it, so the gather sums exactly the forward's taps.
 import { empty, type Tensor } from '../../tensor/tensor.ts';
-import { Uniforms, WGSL_IDS, dispatch } from '../common.ts';
+import { Uniforms, WGSL_IDS, dispatch, gridRows } from '../common.ts';
 import type { ResampleMode, ResamplePlan } from './resample.cpu.ts';
 
 const WG = 64;
@@ -190,8 +190,7 @@ export function resampleBackwardWgsl(g: Tensor, dx: Tensor, p: ResamplePlan): vo
     const key = `resample_bwd_axis:${p.mode}:${onInner ? 'k' : 'i'}`;
     const rows = dst.size / (onInner ? inner : n);
     const u = new Uniforms().u32(rows).u32(n).u32(m).u32(inner).u32(p.alignCorners ? 1 : 0).f32(scale).u32(src.offset).u32(dst.offset);
-    const [gy, gz] = rows > 65535 ? [65535, Math.ceil(rows / 65535)] : [rows, 1];
-    dispatch(key, ['read', 'rw'], () => axisGatherSource(p.mode, onInner), [src, dst], u, [Math.ceil((onInner ? inner : n) / WG), gy, gz], key);
+    dispatch(key, ['read', 'rw'], () => axisGatherSource(p.mode, onInner), [src, dst], u, gridRows(onInner ? inner : n, rows, WG), key);
   };
   const t = empty([p.planes, p.outH, p.inW], dx.dtype, dx.device);
   pass(g, t, p.inW, p.outW, 1, p.scaleW);

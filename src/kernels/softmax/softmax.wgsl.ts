@@ -56,7 +56,7 @@ function forwardSource(log: boolean, masked: boolean, mode: RowMode, vec4: boole
   const hmax = vec4 ? (v: string) => `max(max(${v}.x, ${v}.y), max(${v}.z, ${v}.w))` : (v: string) => v;
   const hsum = vec4 ? (v: string) => `(${v}.x + ${v}.y + ${v}.z + ${v}.w)` : (v: string) => v;
   return `${R.enable}
-struct U { rows: u32, n: u32, rank: u32, mCol: u32, mOff: u32, _a: u32, _b: u32, _c: u32,
+struct U { rows: u32, n: u32, _rank: u32, mCol: u32, mOff: u32, _a: u32, _b: u32, _c: u32,
   shape: array<vec4<u32>, 2>, mStr: array<vec4<u32>, 2> };
 @group(1) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> X: array<${T}>;
