@@ -173,11 +173,19 @@ s('MultiheadAttention: names, shapes, key padding equals dropping the padded key
   mha.dispose();
 });
 
-s('path choice: too many keys, or training with few keys for a large head dim, go composed', () => {
+s('path choice: too many keys, training with few keys for a large head dim, or training on a hardware GPU, go composed', () => {
   assert.is(chooseAttentionPath('cpu', 144, 32, 'f32', true), 'fused');
   assert.is(chooseAttentionPath('cpu', 300, 32, 'f32', false), 'composed');
   assert.is(chooseAttentionPath('cpu', 22, 128, 'f32', false), 'fused');
   assert.is(chooseAttentionPath('cpu', 22, 128, 'f32', true), 'composed');
+  // Adapter facts: lavapipe trains fused; a hardware GPU (H200: fused backward 6.7x slower) trains composed
+  // and keeps the fused forward for inference; no subgroups, no fused kernels.
+  const lavapipe = { subgroupSize: 8, isFallbackAdapter: true };
+  const gpu = { subgroupSize: 32, isFallbackAdapter: false };
+  assert.is(chooseAttentionPath('webgpu', 144, 32, 'f32', true, lavapipe), 'fused');
+  assert.is(chooseAttentionPath('webgpu', 144, 32, 'f32', true, gpu), 'composed');
+  assert.is(chooseAttentionPath('webgpu', 144, 32, 'f32', false, gpu), 'fused');
+  assert.is(chooseAttentionPath('webgpu', 144, 32, 'f32', false, { subgroupSize: 0, isFallbackAdapter: false }), 'composed');
 });
 
 s('fused forward + backward returns live tensors to baseline', async () => {

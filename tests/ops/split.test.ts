@@ -1,6 +1,6 @@
 // Tensors past the adapter's storage-binding limit (split.ts): with the limit lowered to a few KiB, element-wise
 // ops (broadcast, non-contiguous), copies, matmul (batch and row pieces, K chunks), a Linear layer's forward and
-// backward, conv2d's three GEMMs and reductions must give what they give in one dispatch, and a dispatch binding too much must throw.
+// backward, conv2d's three GEMMs, softmax and reductions must give what they give in one dispatch, and a dispatch binding too much must throw.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as F from '../../src/index.ts';
@@ -157,6 +157,28 @@ if (devices.includes('webgpu')) {
         y.backward(gy(y));
         return [y, x.grad!];
       });
+    }
+  });
+
+  s('softmax and log-softmax rows past the limit: masks broadcast and per row, forward and backward', async () => {
+    for (const n of [36, 37]) { // vec4 rows and odd rows
+      const x = rand([3, 5, 7, n], 40 + n, true); // 15 KB: pieces down to single rows of dim 2
+      const perRow = rand([3, 1, 7, n], 41, true); // narrowed with dims 0 and 2, whole along dim 1; takes a gradient
+      const keys = F.fromArray(new Float32Array(n).map((_, j) => (j % 5 === 0 ? -1e4 : 0)), [n], { device: 'webgpu' });
+      const gy = rand([3, 5, 7, n], 42);
+      for (const [label, f] of [
+        ['softmax', () => F.softmax(x)],
+        ['softmax + key mask', () => F.softmax(x, keys)],
+        ['logSoftmax + learned mask', () => F.logSoftmax(x, perRow)],
+      ] as const) {
+        await same(`${label} (n ${n})`, () => {
+          x.grad = null;
+          perRow.grad = null;
+          const y = f();
+          y.backward(gy);
+          return [y, x.grad!, ...(perRow.grad ? [perRow.grad] : [])];
+        });
+      }
     }
   });
 

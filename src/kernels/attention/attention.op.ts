@@ -13,7 +13,7 @@
 // Two paths with one contract: the fused kernels (attention.wgsl.ts, and attention.cpu.ts on the cpu device)
 // and the composed path (matmul, softmax-with-mask, matmul), which is the test oracle and the fallback
 // (chooseAttentionPath: no subgroups, more than ATTENTION_MAX_KEYS keys, dropout, training with few keys for
-// a large head dim). The fused forward saves only the row logsumexp (B, H, Nq); its backward rebuilds P.
+// a large head dim, training on a hardware GPU). The fused forward saves only the row logsumexp (B, H, Nq); its backward rebuilds P.
 import { apply, isGradEnabled, type FunctionDef } from '../../tensor/autograd.ts';
 import { shapeStr } from '../../tensor/shape.ts';
 import { empty, type Tensor } from '../../tensor/tensor.ts';
@@ -52,18 +52,26 @@ export function setAttentionPath(p: AttentionPath | null): void {
   forcedPath = p;
 }
 
+/** What the path choice needs to know of the adapter (AdapterReport has both). */
+export interface AttentionAdapter { subgroupSize: number; isFallbackAdapter: boolean }
+
 /**
  * The path attention() takes. Fused unless forced, beyond the kernel's key capacity, or on an adapter
  * without subgroups; and composed when a backward will follow and the head dim dwarfs the keys (2·Nk < D:
  * SILA's 22 words against 128+ channels): the fused backward recomputes the logits (Nq·Nk·D FMAs) where the
  * composed path keeps them (Nq·Nk floats). Measured on lavapipe for cross-attention 14,400 x 22 x 128
  * (bench/attention.ts): fused forward 1.1-1.3x faster, fused forward+backward 0.7-0.8x as fast.
+ * On a hardware GPU a backward always goes composed: the fused kernels are built for llvmpipe (one subgroup
+ * per workgroup, a lane's rows of logits in private arrays), which on an H200 spills and idles the SMs:
+ * window attention 36x16x144x32 forward+backward fused 25.1 ms vs composed 3.75 ms (forward alone 1.69 vs 1.67).
  */
-export function chooseAttentionPath(device: Tensor['device'], Nk: number, D: number, dtype: Tensor['dtype'], training: boolean): AttentionPath {
+export function chooseAttentionPath(device: Tensor['device'], Nk: number, D: number, dtype: Tensor['dtype'], training: boolean,
+  adapter: AttentionAdapter | null = device === 'webgpu' ? getRuntime().report : null): AttentionPath {
   if (forcedPath) return forcedPath;
   if (Nk > ATTENTION_MAX_KEYS || (dtype !== 'f32' && dtype !== 'f64')) return 'composed';
-  if (device === 'webgpu' && getRuntime().report.subgroupSize === 0) return 'composed';
+  if (adapter && adapter.subgroupSize === 0) return 'composed';
   if (training && 2 * Nk < D) return 'composed';
+  if (training && adapter && !adapter.isFallbackAdapter) return 'composed';
   return 'fused';
 }
 

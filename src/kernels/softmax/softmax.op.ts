@@ -11,18 +11,21 @@ import { dense, reshape, unsqueeze } from '../movement/movement.op.ts';
 import { sum, sumTo } from '../reduce/reduce.op.ts';
 import { cast, div, eq, mul, neg } from '../elementwise/elementwise.op.ts';
 import { stridedWalk } from '../common.ts';
+import { alignBroadcast, splitForBinding } from '../split.ts';
+
+/** The mask's broadcast row offsets over x's rows (shape[:-1]) and its stride along the row. */
+function maskView(x: Tensor, mask: Tensor): { rowShape: number[]; rowStrides: number[]; colStride: number } {
+  const st = broadcastStrides(mask.shape, mask.strides, x.shape);
+  if (x.rank > 9) throw new Error(`softmax: rank ${x.rank} exceeds 9`);
+  return { rowShape: x.shape.slice(0, -1), rowStrides: st.slice(0, -1), colStride: st[st.length - 1]! };
+}
 
 function softmaxKernel(xIn: Tensor, log: boolean, mask: Tensor | null): Tensor {
-  const x = dense(xIn); // the kernels index rows from element 0
+  const x = dense(xIn); // the kernels walk dense rows
   const n = x.shape[x.rank - 1]!;
   const rows = n ? x.size / n : 0;
   const out = empty(x.shape, x.dtype, x.device);
-  let mView: { rowShape: number[]; rowStrides: number[]; colStride: number } | null = null;
-  if (mask) {
-    const st = broadcastStrides(mask.shape, mask.strides, x.shape);
-    mView = { rowShape: x.shape.slice(0, -1), rowStrides: st.slice(0, -1), colStride: st[st.length - 1]! };
-    if (mView.rowShape.length > 8) throw new Error(`softmax: rank ${x.rank} exceeds 9`);
-  }
+  const mView = mask ? maskView(x, mask) : null;
   if (rows === 0) return out;
   if (x.device === 'cpu') {
     let m;
@@ -33,7 +36,12 @@ function softmaxKernel(xIn: Tensor, log: boolean, mask: Tensor | null): Tensor {
     }
     softmaxCpu(x.storage.cpu!, rows, n, out.storage.cpu!, log, m);
   } else {
-    softmaxWgsl(x, out, rows, n, log, mask && mView ? { t: mask, ...mView } : null);
+    // Past the binding limit, pieces of the leading dims (whole rows; a piece stays one dense block because a dim
+    // is split only once the dims before it are down to one), the mask narrowed where it is not broadcast.
+    const ins = mask ? [x, mask] : [x];
+    splitForBinding('softmax', out, ins, alignBroadcast(out, ins), (o, [xo, mo]) => {
+      softmaxWgsl(xo!, o, o.size / n, n, log, mo ? { t: mo, ...maskView(xo!, mo) } : null);
+    }, { maxDim: x.rank - 1 });
   }
   if (x !== xIn) x.dispose();
   return out;
@@ -46,8 +54,12 @@ export function softmaxBackwardKernel(g: Tensor, y: Tensor, log: boolean): Tenso
   const out = empty(y.shape, y.dtype, y.device);
   if (rows) {
     if (y.device === 'cpu') softmaxBackwardCpu(gc.storage.cpu!, y.storage.cpu!, rows, n, out.storage.cpu!, log);
-    else softmaxBackwardWgsl(gc, y, out, rows, n, log);
+    else {
+      splitForBinding('softmax_backward', out, [gc, y], (_, d) => d, (o, [go, yo]) => softmaxBackwardWgsl(go!, yo!, o, o.size / n, n, log),
+        { maxDim: y.rank - 1 });
+    }
   }
+  if (gc !== g) gc.dispose();
   return out;
 }
 

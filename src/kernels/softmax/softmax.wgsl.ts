@@ -56,7 +56,7 @@ function forwardSource(log: boolean, masked: boolean, mode: RowMode, vec4: boole
   const hmax = vec4 ? (v: string) => `max(max(${v}.x, ${v}.y), max(${v}.z, ${v}.w))` : (v: string) => v;
   const hsum = vec4 ? (v: string) => `(${v}.x + ${v}.y + ${v}.z + ${v}.w)` : (v: string) => v;
   return `${R.enable}
-struct U { rows: u32, n: u32, _rank: u32, mCol: u32, mOff: u32, _a: u32, _b: u32, _c: u32,
+struct U { rows: u32, n: u32, _rank: u32, mCol: u32, mOff: u32, xOff: u32, oOff: u32, _c: u32,
   shape: array<vec4<u32>, 2>, mStr: array<vec4<u32>, 2> };
 @group(1) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> X: array<${T}>;
@@ -69,13 +69,15 @@ fn main(${R.params}) {
   // Rows past the end recompute the last row and skip the writes: subgroup ops need every lane present.
   let r = min(row, u.rows - 1u);
   let base = r * ${n};
+  let xb = u.xOff + base;
+  let ob = u.oOff + base;
   ${masked ? 'let mo = maskOffset(r, u.mOff);' : ''}
   // Online max and sum in one pass (the sum is rescaled when the max grows), then one write pass: the row is
   // read twice instead of three times.
   var mx = -3.4028234663852886e38;
   var s = 0.0;
   for (var j = ${R.lane}; j < ${n}; j += ${R.step}) {
-    let v = X[base + j]${mask};
+    let v = X[xb + j]${mask};
     let m2 = max(mx, ${hmax('v')});
     s = s * exp(mx - m2) + ${hsum('exp(v - m2)')};
     mx = m2;
@@ -86,8 +88,8 @@ fn main(${R.params}) {
   ${log ? 'let ls = log(s);' : 'let inv = 1.0 / s;'}
   if (row < u.rows) {
     for (var j = ${R.lane}; j < ${n}; j += ${R.step}) {
-      let v = X[base + j]${mask} - mx;
-      O[base + j] = ${log ? 'v - ls' : 'exp(v) * inv'};
+      let v = X[xb + j]${mask} - mx;
+      O[ob + j] = ${log ? 'v - ls' : 'exp(v) * inv'};
     }
   }
 }`;
@@ -97,12 +99,14 @@ function rowsGrid(rows: number, mode: RowMode, S: number): [number, number, numb
   return grid1d(mode === 'thread' ? rows : rows * S, WG);
 }
 
+/** x and out: `rows` dense rows of n from their offsets (vec4 offsets are in elements, so vec4 needs them % 4). */
 export function softmaxWgsl(x: Tensor, out: Tensor, rows: number, n: number, log: boolean,
   mask: { t: Tensor; rowShape: number[]; rowStrides: number[]; colStride: number } | null): void {
+  const vec4 = n % 4 === 0 && x.offset % 4 === 0 && out.offset % 4 === 0;
+  const q = vec4 ? 4 : 1;
   const u = new Uniforms().u32(rows).u32(n).u32(mask?.rowShape.length ?? 0).u32(mask?.colStride ?? 0)
-    .u32(mask?.t.offset ?? 0).u32(0).u32(0).u32(0).arr8(mask?.rowShape ?? [], 1).arr8(mask?.rowStrides ?? []);
+    .u32(mask?.t.offset ?? 0).u32(x.offset / q).u32(out.offset / q).u32(0).arr8(mask?.rowShape ?? [], 1).arr8(mask?.rowStrides ?? []);
   const { mode, S } = rowMode(n);
-  const vec4 = n % 4 === 0 && x.offset % 4 === 0;
   const maskRank = mask?.rowShape.length ?? 0;
   const key = `softmax:${log ? 'log' : 'exp'}:${mask ? `mask${maskRank}` : 'plain'}:${mode}${vec4 ? ':vec4' : ''}`;
   const ts = mask ? [x, mask.t, out] : [x, out];
@@ -115,7 +119,7 @@ function backwardSource(log: boolean, mode: RowMode, vec4: boolean): string {
   const n = vec4 ? '(u.n / 4u)' : 'u.n';
   const hsum = vec4 ? (v: string) => `dot(${v}, vec4<f32>(1.0))` : (v: string) => v;
   return `${R.enable}
-struct U { rows: u32, n: u32, _a: u32, _b: u32 };
+struct U { rows: u32, n: u32, gOff: u32, yOff: u32, oOff: u32, _a: u32, _b: u32, _c: u32 };
 @group(1) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> G: array<${T}>;
 @group(0) @binding(2) var<storage, read> Y: array<${T}>;
@@ -124,23 +128,26 @@ struct U { rows: u32, n: u32, _a: u32, _b: u32 };
 fn main(${R.params}) {
   let row = ${R.row};
   let r = min(row, u.rows - 1u);
-  let base = r * ${n};
+  let gb = u.gOff + r * ${n};
+  let yb = u.yOff + r * ${n};
+  let ob = u.oOff + r * ${n};
   var s = 0.0;
-  for (var j = ${R.lane}; j < ${n}; j += ${R.step}) { s += ${hsum(log ? 'G[base + j]' : 'G[base + j] * Y[base + j]')}; }
+  for (var j = ${R.lane}; j < ${n}; j += ${R.step}) { s += ${hsum(log ? 'G[gb + j]' : 'G[gb + j] * Y[yb + j]')}; }
   s = ${R.add('s')};
   if (row < u.rows) {
     for (var j = ${R.lane}; j < ${n}; j += ${R.step}) {
-      let i = base + j;
-      O[i] = ${log ? 'G[i] - exp(Y[i]) * s' : 'Y[i] * (G[i] - s)'};
+      O[ob + j] = ${log ? 'G[gb + j] - exp(Y[yb + j]) * s' : 'Y[yb + j] * (G[gb + j] - s)'};
     }
   }
 }`;
 }
 
+/** g, y and out: `rows` dense rows of n from their offsets. */
 export function softmaxBackwardWgsl(g: Tensor, y: Tensor, out: Tensor, rows: number, n: number, log: boolean): void {
-  const u = new Uniforms().u32(rows).u32(n).u32(0).u32(0);
+  const vec4 = n % 4 === 0 && g.offset % 4 === 0 && y.offset % 4 === 0 && out.offset % 4 === 0;
+  const q = vec4 ? 4 : 1;
+  const u = new Uniforms().u32(rows).u32(n).u32(g.offset / q).u32(y.offset / q).u32(out.offset / q).u32(0).u32(0).u32(0);
   const { mode, S } = rowMode(n);
-  const vec4 = n % 4 === 0 && g.offset % 4 === 0 && y.offset % 4 === 0;
   const key = `softmax_bwd:${log ? 'log' : 'exp'}:${mode}${vec4 ? ':vec4' : ''}`;
   dispatch(key, ['read', 'read', 'rw'], () => backwardSource(log, mode, vec4), [g, y, out], u, rowsGrid(rows, mode, S), key);
 }
