@@ -100,6 +100,9 @@ add({ op: 'matmul', label: 'transposed operands', inputs: [{ shape: [33, 17], tr
 // Aᵀ contiguous along its rows (a weight gradient's Xᵀ·dY), batched: 20 rows = a full 16-row tile and a partial one.
 add({ op: 'matmul', label: 'batched transposed A (weight-gradient form)', inputs: [{ shape: [3, 13, 20] }, { shape: [3, 13, 36] }], run: ([a, b]) => F.matmul(F.transpose(a!, 1, 2), b!), tol: 5e-4 });
 add({ op: 'matmul', label: 'many small batches', inputs: [{ shape: [9, 5, 7] }, { shape: [9, 7, 8] }], run: ([a, b]) => F.matmul(a!, b!), tol: 5e-4 });
+// Short reduction over many row tiles: the subgroup GEMM loops over several row tiles per workgroup (10 tiles
+// in 2 groups of 5, the last tile partial); its backward's dA loops too (K 36).
+add({ op: 'matmul', label: 'short reduction, several row tiles per workgroup', inputs: [{ shape: [40, 150, 20] }, { shape: [40, 20, 36] }], run: ([a, b]) => F.matmul(a!, b!), tol: 5e-4 });
 add({ op: 'matmul', label: 'vector', inputs: [{ shape: [6] }, { shape: [6, 3] }], run: ([a, b]) => F.matmul(a!, b!), tol: 5e-4 });
 add({ op: 'matmul', label: 'size 1', inputs: [{ shape: [1, 1] }, { shape: [1, 1] }], run: ([a, b]) => F.matmul(a!, b!) });
 add({ op: 'matmul', label: 'linear with bias', inputs: [{ shape: [3, 10] }, { shape: [7, 10] }, { shape: [7] }], run: ([x, w, b]) => F.linear(x!, w!, b!), tol: 5e-4 });

@@ -340,7 +340,7 @@ interface Launch {
 
 function run(layout: GemmLayout, g: ConvGeom, l: Launch, a: Tensor, b: Tensor, out: Tensor, bias: Tensor | null, op: string): void {
   const { M, N, K, batches, T = 0, cs = 0, ps = 0, chunks = 1, phase } = l;
-  const prog = gemmProgram(layout, chooseMatmulVariant(), getRuntime().report.subgroupSize, M, N, batches * chunks);
+  const prog = gemmProgram(layout, chooseMatmulVariant(), getRuntime().report.subgroupSize, M, N, batches * chunks, Math.max(T, 1) * K);
   const tensors = bias ? [a, b, out, bias] : [a, b, out];
   const bindings: ('read' | 'rw')[] = bias ? ['read', 'read', 'rw', 'read'] : ['read', 'read', 'rw'];
   const u = new Uniforms()

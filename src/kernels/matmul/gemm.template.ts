@@ -53,7 +53,7 @@ export const SG_TM = 16;
 /** Subgroups per workgroup in the subgroup variant (FIANET_SG_PER_WG overrides, for tuning). */
 const SG_PER_WG = Number(process.env.FIANET_SG_PER_WG ?? 1);
 
-function subgroupSource(L: GemmLayout, S: number): string {
+function subgroupSource(L: GemmLayout, S: number, loop: boolean): string {
   const regs = Math.max(1, SG_TM / S);
   const R = [...Array(regs).keys()];
   // With taps the per-lane states are made once (suffix o) and moved to each tap inside the outer loop.
@@ -107,6 +107,8 @@ function subgroupSource(L: GemmLayout, S: number): string {
   }`;
   }
   const stores = [...Array(SG_TM).keys()].map((r) => `storeRow(${L.splitT ? 'wid.z' : 'b'}, row0 + ${r}u, c0, acc${r});`).join('\n  ');
+  // One row tile: its per-lane row states, accumulators, reduction and stores.
+  const tile = `${rows}\n  ${acc}\n  ${body}\n  ${stores}`;
   return `enable subgroups;
 ${L.wgsl}
 fn storeRow(b: u32, m: u32, c0: u32, v: vec4<f32>) {
@@ -117,16 +119,19 @@ fn storeRow(b: u32, m: u32, c0: u32, v: vec4<f32>) {
   if (c0 + 3u < u.N) { storeC(b, m, c0 + 3u, v.w); }`}
 }
 @compute @workgroup_size(${S * SG_PER_WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
   ${L.splitT ? 'let chunk = wid.z / u.Z;\n  let b = wid.z % u.Z;' : 'let b = wid.z;'}
-  let row0 = wid.y * ${SG_TM}u;
   // Several subgroups per workgroup, each on its own column tile: lavapipe pays a fixed cost per workgroup.
   let c0 = ((wid.x * ${SG_PER_WG}u + li / ${S}u) * ${S}u + lane) * 4u;
-  ${rows}
   ${cols}
-  ${acc}
-  ${body}
-  ${stores}
+  ${loop ? `// Row tiles wid.y * rpw + rt (rowTilesPerGroup), rpw from the launch grid.
+  let rpw = ((u.M + ${SG_TM - 1}u) / ${SG_TM}u + nwg.y - 1u) / nwg.y;
+  for (var rt = 0u; rt < rpw; rt++) {
+  let row0 = (wid.y * rpw + rt) * ${SG_TM}u;
+  if (row0 >= u.M) { break; }
+  ${tile}
+  }` : `let row0 = wid.y * ${SG_TM}u;
+  ${tile}`}
 }`;
 }
 
@@ -220,12 +225,32 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 export type GemmVariant = 'naive' | 'subgroup' | 'tiled';
 
-/** WGSL source and launch grid for one GEMM of M x N per batch, nBatch batches. */
-export function gemmProgram(L: GemmLayout, variant: GemmVariant, S: number, M: number, N: number, nBatch: number): {
+/** Reductions up to this long loop over several row tiles per workgroup (subgroup variant). */
+const SHORT_K = 256;
+/** Workgroups a looping launch keeps at least (lavapipe spreads them over its threads). */
+const MIN_GROUPS = 128;
+
+/**
+ * Row tiles per workgroup in the subgroup variant. lavapipe pays a fixed cost per workgroup, which short
+ * reductions do not amortize: the attention-sized batched products (K 32 and 144) ran 4-10% faster looping
+ * over 9 and 3 row tiles (alternated runs and interleaved in one process). Long reductions stay at one tile per workgroup, where the
+ * loop measured no better (matmul 1024^3, conv 3x3) and the unrolled 4-tile loop slower.
+ */
+function rowTilesPerGroup(rowTiles: number, otherGroups: number, kTotal: number): number {
+  if (kTotal > SHORT_K) return 1;
+  return Math.max(1, Math.min(rowTiles, Math.floor((rowTiles * otherGroups) / MIN_GROUPS)));
+}
+
+/** WGSL source and launch grid for one GEMM of M x N per batch, nBatch batches, over a reduction of kTotal. */
+export function gemmProgram(L: GemmLayout, variant: GemmVariant, S: number, M: number, N: number, nBatch: number, kTotal: number): {
   key: string; code: () => string; grid: [number, number, number];
 } {
   if (variant === 'subgroup') {
-    return { key: `gemm:sg${S}:${L.key}`, code: () => subgroupSource(L, S), grid: [Math.ceil(N / (4 * S * SG_PER_WG)), Math.ceil(M / SG_TM), nBatch] };
+    const colTiles = Math.ceil(N / (4 * S * SG_PER_WG));
+    const rowTiles = Math.ceil(M / SG_TM);
+    const rpw = rowTilesPerGroup(rowTiles, colTiles * nBatch, kTotal);
+    const loop = rpw > 1;
+    return { key: `gemm:sg${S}:${L.key}${loop ? ':rows' : ''}`, code: () => subgroupSource(L, S, loop), grid: [colTiles, Math.ceil(rowTiles / rpw), nBatch] };
   }
   const plain = { ...L, vecA: false, vecBk: false, vecBn: false };
   if (variant === 'tiled') {
