@@ -103,6 +103,9 @@ add({ op: 'matmul', label: 'many small batches', inputs: [{ shape: [9, 5, 7] }, 
 // Short reduction over many row tiles: the subgroup GEMM loops over several row tiles per workgroup (10 tiles
 // in 2 groups of 5, the last tile partial); its backward's dA loops too (K 36).
 add({ op: 'matmul', label: 'short reduction, several row tiles per workgroup', inputs: [{ shape: [40, 150, 20] }, { shape: [40, 20, 36] }], run: ([a, b]) => F.matmul(a!, b!), tol: 5e-4 });
+// A long reduction into few output tiles: the tiled variant (GPUs) runs it as 2 parallel K chunks of 1025 and
+// a remainder of 1, then sums the partials; a transposed A as in a weight gradient.
+add({ op: 'matmul', label: 'long reduction into one tile (parallel K chunks)', inputs: [{ shape: [2051, 6] }, { shape: [2051, 5] }], run: ([a, b]) => F.matmul(F.transpose(a!, 0, 1), b!), tol: 5e-4 });
 add({ op: 'matmul', label: 'vector', inputs: [{ shape: [6] }, { shape: [6, 3] }], run: ([a, b]) => F.matmul(a!, b!), tol: 5e-4 });
 add({ op: 'matmul', label: 'size 1', inputs: [{ shape: [1, 1] }, { shape: [1, 1] }], run: ([a, b]) => F.matmul(a!, b!) });
 add({ op: 'matmul', label: 'linear with bias', inputs: [{ shape: [3, 10] }, { shape: [7, 10] }, { shape: [7] }], run: ([x, w, b]) => F.linear(x!, w!, b!), tol: 5e-4 });

@@ -42,7 +42,8 @@ export interface GemmLayout {
    * Split reduction over taps (subgroup variant): workgroup z runs chunk z / u.Z of u.TC taps, t in
    * [chunk·TC, min(T, (chunk+1)·TC)); the hooks get b = z % u.Z and storeC the full z, so the layout writes
    * one partial result per chunk (summed afterwards). A small output over a long reduction (a convolution's
-   * weight gradient) otherwise leaves most of the machine idle. The other variants need TC = T (one chunk).
+   * weight gradient) otherwise leaves most of the machine idle. The tiled variant splits the same way (over
+   * the flattened reduction); the naive one needs TC = T (one chunk).
    */
   splitT?: boolean;
   /** C(m, n..n+3) storable at once as storeC4 (the caller guarantees N % 4 == 0 and 16-byte alignment). */
@@ -156,14 +157,15 @@ var<workgroup> As: array<array<f32, ${TILE}>, ${TK}>;
 var<workgroup> Bs: array<array<f32, ${TILE}>, ${TK}>;
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let b = wid.z;
+  ${L.splitT ? 'let chunk = wid.z / u.Z;\n  let b = wid.z % u.Z;' : 'let b = wid.z;'}
   let row0 = wid.y * ${TILE}u;
   let col0 = wid.x * ${TILE}u;
   let t = lid.y * 16u + lid.x;
   var acc: array<array<f32, 4>, 4>;
   for (var i = 0u; i < 4u; i++) { for (var j = 0u; j < 4u; j++) { acc[i][j] = 0.0; } }
-  let KT = ktot();
-  for (var k0 = 0u; k0 < KT; k0 += ${TK}u) {
+  // The flattened reduction [kLo, KT): whole, or the chunk's taps times K (splitT).
+  ${L.splitT ? 'let kLo = chunk * u.TC * u.K;\n  let KT = min(u.T, chunk * u.TC + u.TC) * u.K;' : 'let kLo = 0u;\n  let KT = ktot();'}
+  for (var k0 = kLo; k0 < KT; k0 += ${TK}u) {
     // 256 threads stage a 64x16 tile of A and a 16x64 tile of B, 4 elements each.
     for (var e = 0u; e < 4u; e++) {
       let idx = t + e * 256u;
@@ -192,7 +194,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     if (m >= u.M) { continue; }
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x * 4u + j;
-      if (n < u.N) { storeC(b, m, n, acc[i][j]); }
+      if (n < u.N) { storeC(${L.splitT ? 'wid.z' : 'b'}, m, n, acc[i][j]); }
     }
   }
 }`;

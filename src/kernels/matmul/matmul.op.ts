@@ -9,7 +9,8 @@ import { matmulCpu, type MatmulPlan } from './matmul.cpu.ts';
 import { matmulWgsl, type MatmulVariant } from './matmul.wgsl.ts';
 import { compact, copyInto, reshape, transpose, unsqueeze, squeeze } from '../movement/movement.op.ts';
 import { bindingBytes, fitsBinding, splitForBinding } from '../split.ts';
-import { reduceKernel, sumTo } from '../reduce/reduce.op.ts';
+import { reduceInto, reduceKernel, sumTo } from '../reduce/reduce.op.ts';
+import { TILE } from './gemm.template.ts';
 import { add } from '../elementwise/elementwise.op.ts';
 
 let forcedVariant: MatmulVariant | null = (process.env.FIANET_MATMUL as MatmulVariant) || null;
@@ -73,6 +74,8 @@ function matmulGpu(a: Tensor, b: Tensor, out: Tensor, bias: Tensor | null, varia
   // K chunks when the output fits and chunking K shrinks the operands (a weight gradient gᵀx over many rows);
   // otherwise pieces of the output, with K chunks only for a piece that still does not fit.
   if (bindingBytes(out, limit) <= limit && !fitsBinding([a, b, bias], limit) && kChunksFit(a, b, 1)) return matmulSplitK(a, b, out, bias, variant);
+  const chunks = bias ? 1 : parallelKChunks(plan(a, b).plan, variant);
+  if (chunks > 1 && fitsBinding([a, b, out], limit)) return matmulParallelK(a, b, out, chunks, variant);
   const S = getRuntime().report.subgroupSize;
   // Output dim d runs along a's or b's batch dim (right-aligned, not broadcast), or a's rows (d = rank - 2).
   const align = (i: number, d: number): number | null => {
@@ -125,6 +128,55 @@ function matmulSplitK(a: Tensor, b: Tensor, out: Tensor, bias: Tensor | null, va
   }
   copyInto(acc!, out);
   acc!.dispose();
+}
+
+/** Output tiles the tiled variant (GPUs) aims for: an H200 has 132 SMs. */
+const PARALLEL_K_TARGET_TILES = 256;
+/** Shortest reduction per chunk: each chunk's partial output costs a write and a read. */
+const PARALLEL_K_MIN_CHUNK = 1024;
+
+/**
+ * K chunks run side by side for the tiled variant: a product with few output tiles over a long reduction (a
+ * weight gradient over B·tokens rows: 4 tiles of 64x64 for a 128x128 weight) otherwise runs on a few SMs.
+ * lavapipe's subgroup variant fills its cores from a handful of workgroups, so it keeps one pass.
+ */
+function parallelKChunks(p: MatmulPlan, variant: MatmulVariant): number {
+  if (variant !== 'tiled') return 1;
+  const tiles = Math.ceil(p.M / TILE) * Math.ceil(p.N / TILE) * p.batchShape.reduce((x, y) => x * y, 1);
+  return Math.max(1, Math.min(Math.ceil(PARALLEL_K_TARGET_TILES / tiles), Math.floor(p.K / PARALLEL_K_MIN_CHUNK)));
+}
+
+/**
+ * out = sum over C chunks of K: one batched product over views that put the chunk in a new leading batch dim
+ * (C, ..., M, K/C) @ (C, ..., K/C, N) into partials (C [+1], ..., M, N), the K % C remainder as one more
+ * partial, then a sum over the partials.
+ */
+function matmulParallelK(a: Tensor, b: Tensor, out: Tensor, C: number, variant: MatmulVariant): void {
+  const K = a.shape[a.rank - 1]!;
+  const Kc = Math.floor(K / C);
+  const rest = K - C * Kc;
+  const batch = out.shape.slice(0, -2);
+  // Each operand's batch dims right-aligned under the output's (missing ones broadcast: stride 0).
+  const chunked = (t: Tensor, kDim: number): Tensor => {
+    const lead = batch.length - (t.rank - 2);
+    const shape = [C, ...Array<number>(lead).fill(1), ...t.shape.slice(0, -2), ...t.shape.slice(-2)];
+    shape[shape.length - 2 + (kDim - (t.rank - 2))] = Kc;
+    return t.view(shape, [Kc * t.strides[kDim]!, ...Array<number>(lead).fill(0), ...t.strides], t.offset);
+  };
+  const slab = out.size;
+  const parts = empty([C + (rest ? 1 : 0), ...out.shape], out.dtype, out.device);
+  const full = parts.view([C, ...out.shape], parts.strides, 0);
+  const [ac, bc] = [chunked(a, a.rank - 1), chunked(b, b.rank - 2)];
+  matmulGpu(ac, bc, full, null, variant);
+  [ac, bc, full].forEach((t) => t.dispose());
+  if (rest) {
+    const [ar, br] = [narrowDim(a, a.rank - 1, C * Kc, rest), narrowDim(b, b.rank - 2, C * Kc, rest)];
+    const last = parts.view(out.shape, out.strides, C * slab);
+    matmulGpu(ar, br, last, null, variant);
+    [ar, br, last].forEach((t) => t.dispose());
+  }
+  reduceInto('sum', parts, [0], false, 1, out);
+  parts.dispose();
 }
 
 const matmulFn: FunctionDef<null> = {
