@@ -10,6 +10,7 @@ import vm from 'node:vm';
 import { create, globals } from 'webgpu';
 import { BufferPool, type PoolStats } from './buffer-pool.ts';
 import { DEBUG, debugLog } from './debug.ts';
+import { waitForDevice } from './gpu-wait.ts';
 
 export const UNIFORM_SLOT = 256;
 const RING_BYTES = 1 << 20; // 4096 dispatches per submit before a forced flush
@@ -149,6 +150,11 @@ export class WebGPURuntime {
       : isFallback && report.subgroupSize > 0 ? 'subgroup' : 'tiled';
     if (report.variant === 'subgroup' && report.subgroupSize === 0) report.variant = 'tiled';
     return rt;
+  }
+
+  /** A software adapter runs kernels on this machine's cores: waits on it must not spin (gpu-wait.ts). */
+  private get yieldsCpu(): boolean {
+    return this.report.isFallbackAdapter;
   }
 
   get hasF16(): boolean {
@@ -380,7 +386,7 @@ export class WebGPURuntime {
     const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.copy(buf, start, staging, 0, size);
     this.flush();
-    await staging.mapAsync(GPUMapMode.READ);
+    await waitForDevice(() => staging.mapAsync(GPUMapMode.READ), this.yieldsCpu);
     this.checkHealthy();
     const out = staging.getMappedRange().slice(byteOffset - start, byteOffset - start + bytes);
     staging.unmap();
@@ -391,7 +397,7 @@ export class WebGPURuntime {
   /** Waits until the queue is idle (benchmarks). */
   async sync(): Promise<void> {
     this.flush();
-    await this.device.queue.onSubmittedWorkDone();
+    await waitForDevice(() => this.device.queue.onSubmittedWorkDone(), this.yieldsCpu);
     this.checkHealthy();
   }
 
@@ -408,7 +414,7 @@ export class WebGPURuntime {
   startProfile(): void {
     if (!this.report.features.includes('timestamp-query')) throw new Error('profiling needs the timestamp-query feature');
     this.flush();
-    this.profiler = new Profiler(this.device);
+    this.profiler = new Profiler(this.device, this.yieldsCpu);
   }
 
   /** Stops profiling and returns GPU milliseconds and dispatch counts per kernel key, largest first. */
@@ -452,7 +458,7 @@ class Profiler {
   private keys: string[] = [];
   private pending: { buffer: GPUBuffer; keys: string[] }[] = [];
 
-  constructor(private device: GPUDevice) {
+  constructor(private device: GPUDevice, private yieldCpu: boolean) {
     this.set = device.createQuerySet({ type: 'timestamp', count: this.capacity });
   }
 
@@ -482,7 +488,7 @@ class Profiler {
   async collect(): Promise<{ key: string; ms: number; count: number }[]> {
     const agg = new Map<string, { ms: number; count: number }>();
     for (const { buffer, keys } of this.pending) {
-      await buffer.mapAsync(GPUMapMode.READ);
+      await waitForDevice(() => buffer.mapAsync(GPUMapMode.READ), this.yieldCpu);
       const t = new BigUint64Array(buffer.getMappedRange().slice(0));
       buffer.unmap();
       buffer.destroy();

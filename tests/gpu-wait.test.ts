@@ -1,0 +1,46 @@
+// Waiting on the device (runtime/gpu-wait.ts): while a wait is in flight the global setImmediate is the pacing
+// one, nested waits restore the original only when the last settles, a rejected wait restores it too, and a
+// promise settled from setImmediate callbacks (as Dawn's binding settles its own) still completes.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { waitForDevice } from '../src/runtime/gpu-wait.ts';
+
+/** Resolves after n setImmediate round trips, looked up on the global each time (like the binding). */
+const polled = (n: number, seen: (typeof setImmediate)[]): Promise<number> => new Promise((resolve) => {
+  let left = n;
+  const tick = () => {
+    seen.push(globalThis.setImmediate);
+    if (--left <= 0) resolve(n);
+    else globalThis.setImmediate(tick);
+  };
+  globalThis.setImmediate(tick);
+});
+
+test('a wait paces setImmediate and restores it; nested waits restore after the last', async () => {
+  const orig = globalThis.setImmediate;
+  const seen: (typeof setImmediate)[] = [];
+  const inner: (typeof setImmediate)[] = [];
+  const outer = waitForDevice(() => polled(40, seen), true); // past the fast polls: it sleeps between them
+  assert.is.not(globalThis.setImmediate, orig, 'swapped while the wait is in flight');
+  assert.is(await waitForDevice(() => polled(3, inner), true), 3);
+  assert.is.not(globalThis.setImmediate, orig, 'still swapped while the outer wait is in flight');
+  assert.is(await outer, 40);
+  assert.is(globalThis.setImmediate, orig, 'restored after the last wait');
+  assert.ok(seen.every((f) => f !== orig) && inner.every((f) => f !== orig), 'every poll went through the pacing function');
+});
+
+test('a failed wait restores setImmediate; without yieldCpu nothing is swapped', async () => {
+  const orig = globalThis.setImmediate;
+  try {
+    await waitForDevice(() => Promise.reject(new Error('device lost')), true);
+    assert.unreachable('should have thrown');
+  } catch (e) {
+    assert.match((e as Error).message, 'device lost');
+  }
+  assert.is(globalThis.setImmediate, orig);
+  const seen: (typeof setImmediate)[] = [];
+  await waitForDevice(() => polled(2, seen), false);
+  assert.ok(seen.every((f) => f === orig));
+});
+
+test.run();
