@@ -3,7 +3,7 @@
 // promise settled from setImmediate callbacks (as Dawn's binding settles its own) still completes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { waitForDevice } from '../src/runtime/gpu-wait.ts';
+import { waitForDevice, yieldsWhileWaiting } from '../src/runtime/gpu-wait.ts';
 
 /** Resolves after n setImmediate round trips, looked up on the global each time (like the binding). */
 const polled = (n: number, seen: (typeof setImmediate)[]): Promise<number> => new Promise((resolve) => {
@@ -41,6 +41,13 @@ test('a failed wait restores setImmediate; without yieldCpu nothing is swapped',
   const seen: (typeof setImmediate)[] = [];
   await waitForDevice(() => polled(2, seen), false);
   assert.ok(seen.every((f) => f === orig));
+});
+
+test('who sleeps: a software adapter waiting on real kernels, not on a stream of tiny dispatches, nor a GPU', () => {
+  assert.ok(yieldsWhileWaiting(true, 3, 2048 + 64 + 9)); // a conv's GEMMs
+  assert.not.ok(yieldsWhileWaiting(true, 1000, 1000)); // 1000 one-workgroup element-wise ops
+  assert.not.ok(yieldsWhileWaiting(true, 0, 0)); // nothing recorded: spin (the wait is short)
+  assert.not.ok(yieldsWhileWaiting(false, 3, 4096)); // a hardware GPU: its host core is not the device's
 });
 
 test.run();

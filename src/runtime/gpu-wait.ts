@@ -8,10 +8,9 @@
 // each time up to a millisecond, and the original is restored when the last wait settles. Other code calling
 // the global setImmediate during a wait is paced the same way; Node's own internals do not go through it.
 
-// Measured on a 2-core machine, interleaved in one process, spinning vs this: conv3x3 64->64 forward 59.1 ->
-// 30.3 ms, the 64x144x32x144 batched product 6.0 -> 3.3 ms, a fianet-tiny training step 169 -> 160 ms (a stream
-// of small dispatches, where a spinning core also kept wake-ups fast: no loss there). FIANET_WAIT=spin restores
-// the binding's own polling.
+// The runtime asks for this where yieldsWhileWaiting says so. Measured on a 2-core machine, interleaved in one
+// process, spinning vs this: conv3x3 64->64 forward 56.9 -> 29.8 ms, matmul 1024^3 86.4 -> 43.3 ms, bmm
+// 64x144x32x144 5.9 -> 3.2 ms, a fianet-tiny training step 168 -> 158 ms. FIANET_WAIT=spin always spins.
 
 /** Polls at full speed before sleeping between them. */
 const FAST_POLLS = 16;
@@ -32,6 +31,20 @@ const patient = ((fn: (...args: unknown[]) => void, ...args: unknown[]) => {
   }
   return original!(fn, ...args);
 }) as unknown as typeof setImmediate;
+
+/** Mean workgroups per dispatch from which a wait on a software adapter sleeps instead of spinning. */
+const MIN_GROUPS_TO_YIELD = 4;
+
+/**
+ * Whether a wait should sleep between polls: on a software adapter, unless what it waits for (the dispatches
+ * and workgroups recorded since the last wait) is a stream of tiny dispatches. lavapipe hands each dispatch
+ * from its queue thread to its workers and back; with a core kept busy by the spinning host those hand-offs
+ * stay on one core and are quick, while with the host asleep each wakes an idle core (1000 one-workgroup
+ * dispatches: 17 us each spinning, 35 us sleeping).
+ */
+export function yieldsWhileWaiting(softwareAdapter: boolean, dispatches: number, workgroups: number): boolean {
+  return softwareAdapter && workgroups >= MIN_GROUPS_TO_YIELD * Math.max(1, dispatches);
+}
 
 /** Awaits `start()`; with `yieldCpu`, Dawn's polling sleeps between checks instead of spinning. */
 export async function waitForDevice<T>(start: () => Promise<T>, yieldCpu: boolean): Promise<T> {

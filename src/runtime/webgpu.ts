@@ -10,7 +10,7 @@ import vm from 'node:vm';
 import { create, globals } from 'webgpu';
 import { BufferPool, type PoolStats } from './buffer-pool.ts';
 import { DEBUG, debugLog } from './debug.ts';
-import { waitForDevice } from './gpu-wait.ts';
+import { waitForDevice, yieldsWhileWaiting } from './gpu-wait.ts';
 
 export const UNIFORM_SLOT = 256;
 const RING_BYTES = 1 << 20; // 4096 dispatches per submit before a forced flush
@@ -79,6 +79,9 @@ export class WebGPURuntime {
   /** Dispatches recorded since creation: benchmarks and the trainer report dispatches per step from it. */
   dispatches = 0;
   private pendingDispatches = 0;
+  /** Dispatches and their workgroups since the last wait on the device (what that wait waits for). */
+  private unwaitedDispatches = 0;
+  private unwaitedGroups = 0;
   submits = 0;
   compiles = 0;
   /** Bind groups created since start (each a Vulkan descriptor set on lavapipe; see bindGroupFor). */
@@ -152,9 +155,12 @@ export class WebGPURuntime {
     return rt;
   }
 
-  /** A software adapter runs kernels on this machine's cores: waits on it must not spin (gpu-wait.ts). */
-  private get yieldsCpu(): boolean {
-    return this.report.isFallbackAdapter;
+  /** Whether the next wait sleeps between polls (gpu-wait.ts), from the work since the last wait; resets that count. */
+  private takeYieldDecision(): boolean {
+    const y = yieldsWhileWaiting(this.report.isFallbackAdapter, this.unwaitedDispatches, this.unwaitedGroups);
+    this.unwaitedDispatches = 0;
+    this.unwaitedGroups = 0;
+    return y;
   }
 
   get hasF16(): boolean {
@@ -277,6 +283,8 @@ export class WebGPURuntime {
     this.pass.setBindGroup(1, this.ringGroupFor(offset / UNIFORM_SLOT));
     this.pass.dispatchWorkgroups(gx, gy, gz);
     this.dispatches++;
+    this.unwaitedDispatches++;
+    this.unwaitedGroups += gx * gy * gz;
     this.lastOp = op;
     // Submit in chunks so the GPU (lavapipe: the other CPU core) works while the host records the rest.
     if (++this.pendingDispatches >= FLUSH_EVERY) this.flush();
@@ -386,7 +394,7 @@ export class WebGPURuntime {
     const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.copy(buf, start, staging, 0, size);
     this.flush();
-    await waitForDevice(() => staging.mapAsync(GPUMapMode.READ), this.yieldsCpu);
+    await waitForDevice(() => staging.mapAsync(GPUMapMode.READ), this.takeYieldDecision());
     this.checkHealthy();
     const out = staging.getMappedRange().slice(byteOffset - start, byteOffset - start + bytes);
     staging.unmap();
@@ -397,7 +405,7 @@ export class WebGPURuntime {
   /** Waits until the queue is idle (benchmarks). */
   async sync(): Promise<void> {
     this.flush();
-    await waitForDevice(() => this.device.queue.onSubmittedWorkDone(), this.yieldsCpu);
+    await waitForDevice(() => this.device.queue.onSubmittedWorkDone(), this.takeYieldDecision());
     this.checkHealthy();
   }
 
@@ -414,7 +422,7 @@ export class WebGPURuntime {
   startProfile(): void {
     if (!this.report.features.includes('timestamp-query')) throw new Error('profiling needs the timestamp-query feature');
     this.flush();
-    this.profiler = new Profiler(this.device, this.yieldsCpu);
+    this.profiler = new Profiler(this.device, this.report.isFallbackAdapter);
   }
 
   /** Stops profiling and returns GPU milliseconds and dispatch counts per kernel key, largest first. */
