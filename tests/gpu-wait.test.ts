@@ -29,6 +29,15 @@ test('a wait paces setImmediate and restores it; nested waits restore after the 
   assert.ok(seen.every((f) => f !== orig) && inner.every((f) => f !== orig), 'every poll went through the pacing function');
 });
 
+test('the pacing function kept past its wait still schedules (through Node\'s own)', async () => {
+  let kept: typeof setImmediate | null = null;
+  await waitForDevice(() => { kept = globalThis.setImmediate; return Promise.resolve(0); }, true);
+  assert.is.not(kept, globalThis.setImmediate);
+  let ran = 0;
+  for (let i = 0; i < 20; i++) await new Promise<void>((resolve) => kept!(() => { ran++; resolve(); }));
+  assert.is(ran, 20);
+});
+
 test('a failed wait restores setImmediate; without yieldCpu nothing is swapped', async () => {
   const orig = globalThis.setImmediate;
   try {

@@ -24,12 +24,15 @@ let sleepMs = FIRST_SLEEP_MS;
 let original: typeof setImmediate | null = null;
 const cell = new Int32Array(new SharedArrayBuffer(4));
 
+/** Node's own, for a caller that kept a reference to the pacing function past the wait it was installed for. */
+const nodeSetImmediate = globalThis.setImmediate;
+
 const patient = ((fn: (...args: unknown[]) => void, ...args: unknown[]) => {
-  if (++polls > FAST_POLLS) {
+  if (inFlight > 0 && ++polls > FAST_POLLS) {
     Atomics.wait(cell, 0, 0, sleepMs); // a plain sleep: nothing ever notifies the cell
     sleepMs = Math.min(MAX_SLEEP_MS, sleepMs * 2);
   }
-  return original!(fn, ...args);
+  return (original ?? nodeSetImmediate)(fn, ...args);
 }) as unknown as typeof setImmediate;
 
 /** Mean workgroups per dispatch from which a wait on a software adapter sleeps instead of spinning. */
