@@ -4,9 +4,9 @@
 // setImmediate callbacks that re-arm until nothing is pending: the main thread spins for the whole wait. On
 // lavapipe the "GPU" is worker threads on the same cores, so the spin takes a core from the very kernels it
 // waits for. While a wait is in flight on a software adapter, the global setImmediate the binding looks up is
-// swapped for one that polls at once a few times (short waits stay short), then sleeps between polls, longer
-// each time up to a millisecond, and the original is restored when the last wait settles. Other code calling
-// the global setImmediate during a wait is paced the same way; Node's own internals do not go through it.
+// swapped for one that polls at once a few times from each new wait (short waits stay short), then sleeps
+// between polls, longer each time up to a millisecond; the original is restored when the last wait settles.
+// Other code calling the global setImmediate during a wait is paced the same way; Node's internals are not.
 
 // The runtime asks for this where yieldsWhileWaiting says so. Measured on a 2-core machine, interleaved in one
 // process, spinning vs this: conv3x3 64->64 forward 56.9 -> 29.8 ms, matmul 1024^3 86.4 -> 43.3 ms, bmm
@@ -54,10 +54,12 @@ export async function waitForDevice<T>(start: () => Promise<T>, yieldCpu: boolea
   if (!yieldCpu || process.env.FIANET_WAIT === 'spin') return start();
   if (inFlight++ === 0) {
     original = globalThis.setImmediate;
-    polls = 0;
-    sleepMs = FIRST_SLEEP_MS;
     globalThis.setImmediate = patient;
   }
+  // Each wait starts polling fast again: the trainer overlaps its loss readbacks, so a wait is often still in
+  // flight when the next begins, and without a restart every poll would sleep the longest.
+  polls = 0;
+  sleepMs = FIRST_SLEEP_MS;
   try {
     return await start();
   } finally {

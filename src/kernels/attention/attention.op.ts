@@ -13,7 +13,8 @@
 // Two paths with one contract: the fused kernels (attention.wgsl.ts, and attention.cpu.ts on the cpu device)
 // and the composed path (matmul, softmax-with-mask, matmul), which is the test oracle and the fallback
 // (chooseAttentionPath: no subgroups, more than ATTENTION_MAX_KEYS keys, dropout, training with few keys for
-// a large head dim, training on a hardware GPU). The fused forward saves only the row logsumexp (B, H, Nq); its backward rebuilds P.
+// a large head dim, training on a hardware GPU). The fused forward saves only the row logsumexp (B, H, Nq);
+// its backward rebuilds P.
 import { apply, isGradEnabled, type FunctionDef } from '../../tensor/autograd.ts';
 import { shapeStr } from '../../tensor/shape.ts';
 import { empty, type Tensor } from '../../tensor/tensor.ts';

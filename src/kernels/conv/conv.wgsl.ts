@@ -425,7 +425,8 @@ export function convInputGradWgsl(dy: Tensor, w: Tensor, g: ConvGeom, dx: Tensor
 }
 
 export function convWeightGradWgsl(dy: Tensor, x: Tensor, g: ConvGeom, dw: Tensor): void {
-  const sub = chooseMatmulVariant() === 'subgroup';
+  const variant = chooseMatmulVariant();
+  const sub = variant === 'subgroup';
   const cinG = g.Cin / g.groups;
   // An NHWC copy pays for itself only when it lets each lane load its four channels at once, and not for 1x1
   // kernels (fianet-tiny's many conv1d projections: 11 more dispatches per step and no faster step, measured).
@@ -439,9 +440,8 @@ export function convWeightGradWgsl(dy: Tensor, x: Tensor, g: ConvGeom, dw: Tenso
   const layout = tapsWgradLayout(sub && g.OW % 4 === 0 && dy.offset % 4 === 0, nhwc, tapCols);
   const [M, N, Z, T] = tapCols ? [g.Cout / g.groups, cinG * khw, g.groups, g.B * g.OH] : [g.Cout / g.groups, cinG, g.groups * khw, g.B * g.OH];
   // Few output tiles over a long reduction: split the (b, oh) rows into chunks, one partial dW each.
-  const variant = chooseMatmulVariant();
-  const tiles = variant === 'subgroup' ? Math.ceil(M / SG_TM) * Math.ceil(N / (4 * S)) * Z : Math.ceil(M / TILE) * Math.ceil(N / TILE) * Z;
-  const target = variant === 'subgroup' ? WGRAD_TARGET_GROUPS : variant === 'tiled' ? WGRAD_TARGET_TILES : 1;
+  const tiles = sub ? Math.ceil(M / SG_TM) * Math.ceil(N / (4 * S)) * Z : Math.ceil(M / TILE) * Math.ceil(N / TILE) * Z;
+  const target = sub ? WGRAD_TARGET_GROUPS : variant === 'tiled' ? WGRAD_TARGET_TILES : 1;
   const chunks = Math.max(1, Math.min(Math.ceil(target / tiles), Math.floor((T * g.OW) / WGRAD_MIN_CHUNK)));
   const launch: Launch = { M, N, K: g.OW, batches: Z, T, cs, ps, chunks };
   if (chunks === 1) {

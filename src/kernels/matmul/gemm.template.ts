@@ -39,11 +39,11 @@ export interface GemmLayout {
   /** Reduction over u.T taps of u.K each, through tapA/tapB. */
   taps?: boolean;
   /**
-   * Split reduction over taps (subgroup variant): workgroup z runs chunk z / u.Z of u.TC taps, t in
+   * Split reduction over taps: workgroup z runs chunk z / u.Z of u.TC taps, t in
    * [chunk·TC, min(T, (chunk+1)·TC)); the hooks get b = z % u.Z and storeC the full z, so the layout writes
    * one partial result per chunk (summed afterwards). A small output over a long reduction (a convolution's
-   * weight gradient) otherwise leaves most of the machine idle. The tiled variant splits the same way (over
-   * the flattened reduction); the naive one needs TC = T (one chunk).
+   * weight gradient) otherwise leaves most of the machine idle. The subgroup variant loops over the chunk's taps,
+   * the tiled one over its span of the flattened reduction; the naive one needs TC = T (one chunk).
    */
   splitT?: boolean;
   /** C(m, n..n+3) storable at once as storeC4 (the caller guarantees N % 4 == 0 and 16-byte alignment). */

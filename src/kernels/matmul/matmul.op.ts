@@ -74,7 +74,7 @@ function matmulGpu(a: Tensor, b: Tensor, out: Tensor, bias: Tensor | null, varia
   // K chunks when the output fits and chunking K shrinks the operands (a weight gradient gᵀx over many rows);
   // otherwise pieces of the output, with K chunks only for a piece that still does not fit.
   if (bindingBytes(out, limit) <= limit && !fitsBinding([a, b, bias], limit) && kChunksFit(a, b, 1)) return matmulSplitK(a, b, out, bias, variant);
-  const chunks = bias ? 1 : parallelKChunks(plan(a, b).plan, variant);
+  const chunks = bias || variant !== 'tiled' ? 1 : parallelKChunks(out, a.shape[a.rank - 1]!);
   if (chunks > 1 && fitsBinding([a, b, out], limit)) return matmulParallelK(a, b, out, chunks, variant);
   const S = getRuntime().report.subgroupSize;
   // Output dim d runs along a's or b's batch dim (right-aligned, not broadcast), or a's rows (d = rank - 2).
@@ -140,10 +140,10 @@ const PARALLEL_K_MIN_CHUNK = 1024;
  * weight gradient over B·tokens rows: 4 tiles of 64x64 for a 128x128 weight) otherwise runs on a few SMs.
  * lavapipe's subgroup variant fills its cores from a handful of workgroups, so it keeps one pass.
  */
-function parallelKChunks(p: MatmulPlan, variant: MatmulVariant): number {
-  if (variant !== 'tiled') return 1;
-  const tiles = Math.ceil(p.M / TILE) * Math.ceil(p.N / TILE) * p.batchShape.reduce((x, y) => x * y, 1);
-  return Math.max(1, Math.min(Math.ceil(PARALLEL_K_TARGET_TILES / tiles), Math.floor(p.K / PARALLEL_K_MIN_CHUNK)));
+function parallelKChunks(out: Tensor, K: number): number {
+  const [M, N] = [out.shape[out.rank - 2]!, out.shape[out.rank - 1]!];
+  const tiles = Math.ceil(M / TILE) * Math.ceil(N / TILE) * (out.size / (M * N));
+  return Math.max(1, Math.min(Math.ceil(PARALLEL_K_TARGET_TILES / tiles), Math.floor(K / PARALLEL_K_MIN_CHUNK)));
 }
 
 /**

@@ -69,7 +69,7 @@ export function matmulWgsl(a: Tensor, b: Tensor, out: Tensor, p: MatmulPlan, var
     .arr8(p.batchShape, 1).arr8(p.aBatchStrides).arr8(p.bBatchStrides);
   const sub = variant === 'subgroup' && !process.env.FIANET_NOVEC;
   // vec4 stores of the output rows: four columns a lane in one store instead of four bounds-checked ones.
-  const vecC = sub && p.N % 4 === 0 && out.offset % 4 === 0 && !process.env.FIANET_NOVECC;
+  const vecC = sub && p.N % 4 === 0 && out.offset % 4 === 0;
   const flags = { ...(sub ? vecFlags(p) : { vecA: false, vecBk: false, vecBn: false }), bias: !!bias, vecC, batchRank: p.batchShape.length };
   const prog = gemmProgram(layout(flags), variant, subgroupSize, p.M, p.N, nBatch, p.K);
   const ts = bias ? [a, b, out, bias] : [a, b, out];
